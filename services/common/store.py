@@ -1,0 +1,83 @@
+"""The twin store: one Redis key per (FHIR server, patient), versioned compare-and-set writes.
+
+A write names the version it read; it succeeds only if the stored twin still has that
+version, so two workers syncing one patient cannot overwrite each other silently. The loser
+gets :class:`VersionConflict` and recomputes (ingest retries it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import redis
+
+from .errors import StoreError, VersionConflict
+from .twin import Twin
+
+_KEY_PREFIX = "twinrx:twin:"
+
+# KEYS[1] twin key; ARGV[1] expected version; ARGV[2] new JSON; ARGV[3] new version.
+# Versions live in a hash field next to the body so the check never parses JSON.
+_CAS_SCRIPT = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if (current == false and ARGV[1] ~= '0') or (current ~= false and current ~= ARGV[1]) then
+  return current or '0'
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[3], 'body', ARGV[2])
+return 'OK'
+"""
+
+
+def twin_key(server: str, patient_id: str) -> str:
+    """Redis key of a twin; the server URL is hashed so keys stay short and safe."""
+    server_tag = hashlib.sha256(server.rstrip("/").encode()).hexdigest()[:16]
+    return f"{_KEY_PREFIX}{server_tag}:{patient_id}"
+
+
+class TwinStore:
+    """Read and write twins in Redis."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+        self._cas = client.register_script(_CAS_SCRIPT)
+
+    def get(self, server: str, patient_id: str) -> Twin | None:
+        """The stored twin, or None."""
+        try:
+            body = self._redis.hget(twin_key(server, patient_id), "body")
+        except redis.RedisError as exc:
+            raise StoreError(f"twin store unavailable: {exc.__class__.__name__}") from exc
+        if body is None:
+            return None
+        return Twin.model_validate_json(body)
+
+    def save(self, twin: Twin, *, expected_version: int) -> Twin:
+        """Write ``twin`` if the stored version equals ``expected_version``; returns the saved twin."""
+        new = twin.model_copy(update={"version": expected_version + 1, "updated_at": datetime.now(UTC)})
+        try:
+            result = self._cas(
+                keys=[twin_key(twin.server, twin.patient_id)],
+                args=[str(expected_version), new.model_dump_json(), str(new.version)],
+            )
+        except redis.RedisError as exc:
+            raise StoreError(f"twin store unavailable: {exc.__class__.__name__}") from exc
+        if result != b"OK":
+            raise VersionConflict(
+                f"twin changed concurrently (expected version {expected_version}, found {result.decode()})"
+            )
+        return new
+
+    def delete(self, server: str, patient_id: str) -> None:
+        """Remove a twin (used by tests and on patient deletion)."""
+        self._redis.delete(twin_key(server, patient_id))
+
+    def keys(self) -> Iterator[str]:
+        """All twin keys (for the CLI and tests; not used on hot paths)."""
+        for key in self._redis.scan_iter(match=f"{_KEY_PREFIX}*", count=500):
+            yield key.decode()
+
+    def count(self) -> int:
+        """Number of stored twins."""
+        return sum(1 for _ in self.keys())
