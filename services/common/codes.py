@@ -59,21 +59,43 @@ SMOKING_STATUS: Final = "72166-2"
 # Smoking-status answers (LOINC answer codes and SNOMED CT) -> twin smoking value.
 # "Smoker, current status unknown" counts as current: a documented policy, safer for risk estimates.
 SMOKING_ANSWERS: Final[dict[str, str]] = {
-    "LA18976-3": "current", "449868002": "current",
-    "LA18977-1": "current", "428041000124106": "current",
-    "LA18981-3": "current", "428071000124103": "current",
-    "LA18982-1": "current", "428061000124105": "current",
-    "LA18979-7": "current", "77176002": "current",
-    "LA15920-4": "former", "8517006": "former",
-    "LA18978-9": "never", "266919005": "never",
-    "LA18980-5": "unknown", "266927001": "unknown",
+    "LA18976-3": "current",
+    "449868002": "current",
+    "LA18977-1": "current",
+    "428041000124106": "current",
+    "LA18981-3": "current",
+    "428071000124103": "current",
+    "LA18982-1": "current",
+    "428061000124105": "current",
+    "LA18979-7": "current",
+    "77176002": "current",
+    "LA15920-4": "former",
+    "8517006": "former",
+    "LA18978-9": "never",
+    "266919005": "never",
+    "LA18980-5": "unknown",
+    "266927001": "unknown",
 }
 
 # Diabetes mellitus: SNOMED CT concepts (the parent and common descendants; Synthea uses 44054006)
 # and ICD-10 E10-E14 by prefix.
 DIABETES_SNOMED: Final = frozenset(
-    {"73211009", "44054006", "46635009", "190330002", "313436004", "190331003", "359642000", "81531005",
-     "237599002", "199230006", "11530004", "8801005", "127013003", "90781000119102"}
+    {
+        "73211009",
+        "44054006",
+        "46635009",
+        "190330002",
+        "313436004",
+        "190331003",
+        "359642000",
+        "81531005",
+        "237599002",
+        "199230006",
+        "11530004",
+        "8801005",
+        "127013003",
+        "90781000119102",
+    }
 )
 DIABETES_ICD10_PREFIXES: Final = ("E10", "E11", "E12", "E13", "E14")
 

@@ -105,7 +105,9 @@ class NotFound(TwinRxError):
     issue_code = "not-found"
 
 
-def operation_outcome(error: TwinRxError | str, *, severity: str = "error", code: str | None = None) -> dict[str, object]:
+def operation_outcome(
+    error: TwinRxError | str, *, severity: str = "error", code: str | None = None
+) -> dict[str, object]:
     """A FHIR OperationOutcome describing ``error`` (used for every 4xx/5xx body)."""
     text = str(error)
     issue_code = code or (error.issue_code if isinstance(error, TwinRxError) else "exception")

@@ -17,9 +17,29 @@ import structlog
 
 _PHI_KEYS = frozenset(
     {
-        "name", "given", "family", "birthdate", "birth_date", "birthDate", "address", "telecom",
-        "phone", "email", "mrn", "identifier", "ssn", "genotype", "diplotype", "diplotypes",
-        "access_token", "token", "authorization", "password", "secret", "patient_id", "patientId",
+        "name",
+        "given",
+        "family",
+        "birthdate",
+        "birth_date",
+        "birthDate",
+        "address",
+        "telecom",
+        "phone",
+        "email",
+        "mrn",
+        "identifier",
+        "ssn",
+        "genotype",
+        "diplotype",
+        "diplotypes",
+        "access_token",
+        "token",
+        "authorization",
+        "password",
+        "secret",
+        "patient_id",
+        "patientId",
     }
 )
 
