@@ -17,7 +17,7 @@ import redis
 from .errors import ConfigError
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str) -> redis.Redis[bytes]:
     """A client for ``url`` that has answered a PING."""
     client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
     try:

@@ -39,7 +39,7 @@ def twin_key(server: str, patient_id: str) -> str:
 class TwinStore:
     """Read and write twins in Redis."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis[bytes]) -> None:
         self._redis = client
         self._cas = client.register_script(_CAS_SCRIPT)
 
