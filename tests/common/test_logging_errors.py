@@ -36,7 +36,12 @@ def test_operation_outcome_names_location() -> None:
     assert outcome == {
         "resourceType": "OperationOutcome",
         "issue": [
-            {"severity": "error", "code": "invalid", "diagnostics": "/tmp/x.vcf: not a VCF", "expression": ["/tmp/x.vcf"]}
+            {
+                "severity": "error",
+                "code": "invalid",
+                "diagnostics": "/tmp/x.vcf: not a VCF",
+                "expression": ["/tmp/x.vcf"],
+            }
         ],
     }
 

@@ -28,7 +28,11 @@ def _twin(patient: str = "p1") -> Twin:
         server=SERVER,
         patient_id=patient,
         demographics=Demographics(gender="female", birth_date=date(1970, 5, 17)),
-        labs={"total_cholesterol": LabValue(name="total_cholesterol", code="2093-3", value=212.0, unit="mg/dL", source=source)},
+        labs={
+            "total_cholesterol": LabValue(
+                name="total_cholesterol", code="2093-3", value=212.0, unit="mg/dL", source=source
+            )
+        },
     )
 
 
