@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     twin_stale_after_hours: int = Field(
         24, ge=1, description="A twin older than this is rebuilt from prefetch and a sync is enqueued."
     )
+    cds_default_server: str = Field(
+        "local:demo",
+        description="Twin-store server key for hook calls without `fhirServer` (the demo ingests under 'local:demo').",
+    )
+    cds_jwks_cache_seconds: int = Field(
+        300, ge=0, description="How long a JWKS fetched from an allow-listed jku is kept."
+    )
+    cds_feedback_stream_maxlen: int = Field(
+        1_000_000, ge=1000, description="Approximate cap on entries of the CDS feedback Redis stream."
+    )
+    cds_card_ttl_days: int = Field(30, ge=1, description="How long card uuids are remembered to enrich feedback.")
 
     # Ingest
     fhir_base_url: str | None = Field(None, description="Default EHR FHIR server base URL for ingest.")
@@ -82,6 +93,13 @@ class Settings(BaseSettings):
     write_back: bool = Field(False, description="Write genotype/implication/risk resources back to the EHR.")
     sync_overlap_minutes: int = Field(10, ge=0, description="Overlap window for incremental `_lastUpdated` sync.")
     sync_interval_minutes: int = Field(15, ge=1, description="Beat schedule of the incremental sync.")
+    ingest_work_dir: Path | None = Field(
+        None, description="Folder for extracted VCFs and export spool files (default: a folder under the temp dir)."
+    )
+    ingest_servers: list[str] = Field(
+        default_factory=list, description="FHIR base URLs synced incrementally by beat (default: fhir_base_url)."
+    )
+    ingest_chunk_patients: int = Field(100, ge=1, description="Patients per task when a population is fanned out.")
 
     # Celery
     task_soft_time_limit: int = Field(240, ge=1, description="Soft time limit of a task, seconds.")

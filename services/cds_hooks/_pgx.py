@@ -1,0 +1,121 @@
+"""order-select / order-sign: draft medication orders + the twin's PGx profile -> cards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from services.common.logging import get_logger, patient_ref
+from services.pgx.models import Drug, DrugGuidance, Recommendation
+
+from ._cards import group_recommendations, indeterminate_card, recommendation_card, testing_card
+from ._engines import Engines
+from ._models import Card
+from ._orders import DraftMedication
+from ._twin import TwinData
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ResolvedOrder:
+    draft: DraftMedication
+    drug: Drug | None
+    query: str
+
+
+def resolve_orders(drafts: list[DraftMedication], engines: Engines) -> list[ResolvedOrder]:
+    """Each draft's drug, by the first of its codes/names the knowledge base knows; unknown drugs drop out."""
+    out: list[ResolvedOrder] = []
+    for draft in drafts:
+        for query in draft.queries:
+            if engines.resolve_drug is None:
+                out.append(ResolvedOrder(draft, None, query))
+                break
+            drug = engines.resolve_drug(query)
+            if drug is not None:
+                out.append(ResolvedOrder(draft, drug, drug.rxnorm or drug.name))
+                break
+    return out
+
+
+class TestingWindow:
+    """Shows a 'genotype unknown, consider testing' card once per patient and drug per window."""
+
+    def __init__(self, client: redis.Redis[bytes], hours: int) -> None:
+        self._redis = client
+        self._seconds = hours * 3600
+
+    def first_time(self, server: str, patient_id: str, drug: str) -> bool:
+        if self._seconds <= 0:
+            return True
+        key = f"twinrx:cds:testing-shown:{patient_ref(server, patient_id)}:{drug.lower()}"
+        return bool(self._redis.set(key, "1", nx=True, ex=self._seconds))
+
+
+def _preferred(recs: list[Recommendation]) -> list[Recommendation]:
+    """CPIC first; a DPWG recommendation only for genes no CPIC recommendation covers."""
+    covered = {g for r in recs if r.source == "CPIC" for g in r.genes}
+    return [r for r in recs if r.source == "CPIC" or not set(r.genes) <= covered]
+
+
+def cards_for_order(
+    order: ResolvedOrder,
+    guidance: DrugGuidance,
+    *,
+    patient_id: str,
+    testing_ok: Callable[[str], bool],
+    genes_for_drug: Callable[[Drug], list[str]] | None,
+) -> list[Card]:
+    """Cards for one draft order from the recommender's answer."""
+    drug = guidance.drug or order.drug
+    label = order.draft.label
+    cards: list[Card] = []
+    recs = _preferred(guidance.recommendations)
+    unknown_genes: list[str] = []
+    unknown_rec: Recommendation | None = None
+    actionable = [r for r in recs if r.status == "actionable"]
+    for group in group_recommendations(actionable):
+        cards.append(recommendation_card(group, order.draft, patient_id))
+    for group in group_recommendations([r for r in recs if r.status == "indeterminate"]):
+        cards.append(indeterminate_card(group[0], label))
+    for rec in recs:
+        if rec.status == "genotype-unknown":
+            unknown_genes += [g for g in rec.genes if g not in unknown_genes]
+            unknown_rec = unknown_rec or rec
+    if guidance.status == "genotype-unknown" and not recs and drug is not None and genes_for_drug is not None:
+        unknown_genes = genes_for_drug(drug)
+    if (unknown_genes or guidance.status == "genotype-unknown") and not cards:
+        name = drug.name if drug else label
+        if testing_ok(name):
+            cards.append(testing_card(drug, label, unknown_genes, unknown_rec))
+    return cards
+
+
+def pgx_cards(
+    orders: list[ResolvedOrder],
+    data: TwinData,
+    engines: Engines,
+    *,
+    server: str,
+    patient_id: str,
+    window: TestingWindow,
+    correlation: str,
+) -> list[Card]:
+    """All cards for the resolved draft orders against the twin's PGx profile."""
+    if engines.recommend is None:
+        log.error("pgx_unavailable", hookInstance=correlation)
+        return []
+    cards: list[Card] = []
+    for order in orders:
+        guidance = engines.recommend(order.query, data.twin.pgx)
+        cards += cards_for_order(
+            order,
+            guidance,
+            patient_id=patient_id,
+            testing_ok=lambda name: window.first_time(server, patient_id, name),
+            genes_for_drug=engines.genes_for_drug,
+        )
+    return cards

@@ -1,0 +1,152 @@
+"""One hook call, from validated request to cards (the route stays a one-liner)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from services.common.logging import get_logger
+from services.common.settings import Settings
+from services.common.store import TwinStore
+
+from . import _metrics as metrics
+from ._discovery import SERVICES, ServiceSpec
+from ._engines import Engines
+from ._feedback import FeedbackStore
+from ._models import Card, CardsResponse, HookRequest
+from ._orders import draft_medications
+from ._pgx import TestingWindow, pgx_cards, resolve_orders
+from ._prefetch import FhirFetcher
+from ._summary import summary_card
+from ._twin import SyncEnqueuer, TwinData, load_twin, server_for
+from .errors import BadHookRequest, UnknownService
+
+log = get_logger(__name__)
+
+KNOWN_HOOKS: Final = frozenset(spec.hook for spec in SERVICES.values())
+
+
+@dataclass
+class Runtime:
+    """Everything a hook call needs, built once per app."""
+
+    settings: Settings
+    store: TwinStore
+    engines: Engines
+    http: httpx.Client
+    enqueuer: SyncEnqueuer
+    window: TestingWindow
+    feedback: FeedbackStore
+    gene_drugs: dict[str, list[str]]
+
+
+def service_spec(service_id: str) -> ServiceSpec:
+    spec = SERVICES.get(service_id)
+    if spec is None:
+        raise UnknownService(f"no CDS service with id {service_id[:80]!r}")
+    return spec
+
+
+def validate(spec: ServiceSpec, request: HookRequest) -> str:
+    """Request-level rules of CDS Hooks 2.0.1; returns the patient id."""
+    if request.hook not in KNOWN_HOOKS:
+        raise BadHookRequest(f"unknown hook {request.hook[:60]!r}", location="hook")
+    if request.hook != spec.hook:
+        raise BadHookRequest(f"service {spec.id} answers {spec.hook}, not {request.hook}", location="hook")
+    if request.fhirAuthorization is not None:
+        if not request.fhirServer:
+            raise BadHookRequest("fhirAuthorization requires fhirServer", location="fhirServer")
+        if request.fhirAuthorization.token_type.lower() != "bearer":
+            raise BadHookRequest("fhirAuthorization.token_type must be Bearer", location="fhirAuthorization")
+    if request.fhirServer is not None and not request.fhirServer.startswith(("http://", "https://")):
+        raise BadHookRequest("fhirServer must be an http(s) URL", location="fhirServer")
+    patient = request.context.get("patientId")
+    if not isinstance(patient, str) or not patient.strip() or len(patient) > 200:
+        raise BadHookRequest("context.patientId is required", location="context.patientId")
+    user = request.context.get("userId")
+    if user is not None and not isinstance(user, str):
+        raise BadHookRequest("context.userId must be a string", location="context.userId")
+    if spec.hook in ("order-select", "order-sign") and "draftOrders" not in request.context:
+        raise BadHookRequest("context.draftOrders is required", location="context.draftOrders")
+    return patient.strip()
+
+
+def _prefetch_resources(request: HookRequest) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for value in (request.prefetch or {}).values():
+        if isinstance(value, dict):
+            if value.get("resourceType") == "Bundle":
+                out += [e["resource"] for e in value.get("entry") or [] if isinstance(e, dict) and "resource" in e]
+            else:
+                out.append(value)
+    return out
+
+
+def handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse:
+    """Validate, load the twin (or build it from prefetch), compose cards."""
+    started = time.monotonic()
+    spec = service_spec(service_id)
+    patient_id = validate(spec, request)
+    fetcher = FhirFetcher(rt.http, request, started + rt.settings.cds_time_budget_ms / 1000)
+    server = server_for(request, rt.settings)
+
+    def _twin() -> TwinData:
+        data = load_twin(
+            spec=spec,
+            request=request,
+            patient_id=patient_id,
+            settings=rt.settings,
+            store=rt.store,
+            engines=rt.engines,
+            fetcher=fetcher,
+            enqueuer=rt.enqueuer,
+        )
+        metrics.TWIN_SOURCE.labels(data.origin).inc()
+        return data
+
+    cards: list[Card]
+    if spec.hook == "patient-view":
+        data = _twin()
+        risks = data.twin.risk
+        if not risks and rt.engines.assess is not None:
+            risks = rt.engines.assess(data.twin)
+        cards = [
+            summary_card(
+                data.twin, risks=risks, what_if=rt.engines.what_if, gene_drugs=rt.gene_drugs, origin=data.origin
+            )
+        ]
+    else:
+        drafts = draft_medications(
+            request.context,
+            use_selections=spec.hook == "order-select",
+            extra_resources=_prefetch_resources(request),
+            fetch=fetcher.resource if fetcher.enabled else None,
+        )
+        orders = resolve_orders(drafts, rt.engines)
+        if not orders:
+            cards = []
+        else:
+            data = _twin()
+            cards = pgx_cards(
+                orders,
+                data,
+                rt.engines,
+                server=server,
+                patient_id=patient_id,
+                window=rt.window,
+                correlation=request.hookInstance,
+            )
+    rt.feedback.remember_cards(cards, service=spec.id, hook_instance=request.hookInstance)
+    for card in cards:
+        metrics.CARDS.labels(spec.id, card.indicator).inc()
+    log.info(
+        "hook_answered",
+        hookInstance=request.hookInstance,
+        service=spec.id,
+        cards=len(cards),
+        ms=round((time.monotonic() - started) * 1000, 1),
+    )
+    return CardsResponse(cards=cards)

@@ -1,0 +1,132 @@
+"""The patient's twin for a hook call: from Redis when fresh, else built from prefetch within budget.
+
+Server rule: a twin is looked up under the request's ``fhirServer`` (trailing ``/`` ignored). A call
+without ``fhirServer`` uses ``Settings.cds_default_server`` (default ``local:demo``, the server name
+under which ``twinrx demo`` and ``twinrx ingest local`` store twins).
+
+Miss or stale twin: the twin is built from prefetch (and what we fetch from ``fhirServer`` with the
+hook's token) by ``ingest.build_twin``; a full sync is enqueued with Celery ``send_task`` (never awaited,
+de-duplicated per patient for ten minutes). A stale twin is still used when nothing fresher is available.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import redis
+
+from services.common.errors import ConfigError
+from services.common.logging import get_logger, patient_ref
+from services.common.settings import Settings
+from services.common.store import TwinStore
+from services.common.twin import Twin
+
+from ._discovery import ServiceSpec
+from ._engines import Engines
+from ._models import HookRequest
+from ._prefetch import FhirFetcher, Prefetched, resolve_prefetch
+from .errors import PrefetchUnavailable
+
+log = get_logger(__name__)
+
+SYNC_TASK = "twinrx.ingest.sync_patient"
+_SYNC_DEDUPE_SECONDS = 600
+
+Origin = Literal["stored", "stale", "prefetch"]
+
+
+@dataclass
+class TwinData:
+    twin: Twin
+    origin: Origin
+    prefetched: Prefetched | None = None
+
+
+def server_for(request: HookRequest, settings: Settings) -> str:
+    """The twin-store server key of a request (see module docstring)."""
+    if request.fhirServer:
+        return request.fhirServer.rstrip("/")
+    return settings.cds_default_server
+
+
+def is_stale(twin: Twin, settings: Settings) -> bool:
+    updated = twin.updated_at if twin.updated_at.tzinfo else twin.updated_at.replace(tzinfo=UTC)
+    return datetime.now(UTC) - updated > timedelta(hours=settings.twin_stale_after_hours)
+
+
+class SyncEnqueuer:
+    """Sends ``twinrx.ingest.sync_patient`` by name; never waits for it."""
+
+    def __init__(self, settings: Settings, client: redis.Redis[bytes], broker_url: str | None) -> None:
+        self._settings = settings
+        self._redis = client
+        self._broker_url = broker_url
+        self._celery: Any = None
+
+    def _app(self) -> Any:
+        if self._celery is None:
+            from services.common.celery_app import create_celery
+
+            self._celery = create_celery(self._settings, self._broker_url)
+        return self._celery
+
+    def enqueue(self, server: str, patient_id: str, correlation: str) -> bool:
+        """Queue a full sync unless one was queued for this patient recently; True if sent."""
+        tag = hashlib.sha256(f"{server}|{patient_id}".encode()).hexdigest()[:24]
+        try:
+            if not self._redis.set(f"twinrx:cds:sync-queued:{tag}", "1", nx=True, ex=_SYNC_DEDUPE_SECONDS):
+                return False
+            self._app().send_task(
+                SYNC_TASK,
+                kwargs={
+                    "server": server,
+                    "patient_id": patient_id,
+                    "source": {"kind": "rest", "base_url": server},
+                },
+            )
+        except Exception as exc:  # a broker outage must not cost the clinician the card
+            log.warning("sync_enqueue_failed", hookInstance=correlation, error=exc.__class__.__name__)
+            return False
+        log.info("sync_enqueued", hookInstance=correlation, patient=patient_ref(server, patient_id))
+        return True
+
+
+def _build(engines: Engines, server: str, patient_id: str, pre: Prefetched, previous: Twin | None) -> Twin:
+    if engines.build_twin is None:
+        raise ConfigError("twin builder (services.ingest.build_twin) is not available")
+    return engines.build_twin(server, patient_id, pre.all_resources(), previous=previous).twin
+
+
+def load_twin(
+    *,
+    spec: ServiceSpec,
+    request: HookRequest,
+    patient_id: str,
+    settings: Settings,
+    store: TwinStore,
+    engines: Engines,
+    fetcher: FhirFetcher,
+    enqueuer: SyncEnqueuer,
+) -> TwinData:
+    """The twin to decide on (see module docstring); 412 when essential data cannot be had."""
+    server = server_for(request, settings)
+    stored = store.get(server, patient_id)
+    if stored is not None and not is_stale(stored, settings):
+        return TwinData(stored, "stored")
+    pre = resolve_prefetch(spec, request, fetcher)
+    missing = pre.unavailable(spec.essential)
+    if request.fhirServer:
+        enqueuer.enqueue(server, patient_id, request.hookInstance)
+    if stored is not None and missing:
+        return TwinData(stored, "stale", pre)
+    if missing:
+        raise PrefetchUnavailable(
+            f"required data not available: prefetch {', '.join(missing)} absent and not fetchable "
+            "(no fhirAuthorization, or the FHIR server did not answer within the time budget)",
+            location="prefetch." + missing[0],
+        )
+    twin = _build(engines, server, patient_id, pre, stored)
+    return TwinData(twin, "prefetch", pre)
