@@ -50,6 +50,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.log_path.with_suffix(".pid").write_text(f"{self._proc.pid}\n")
 
     def returncode(self) -> int | None:
         """The exit code if the child has exited, else None."""
