@@ -74,11 +74,15 @@ class Manifests:
             for c in [*spec.get("initContainers", []), *spec["containers"]]:
                 yield w, c
 
-    def config(self) -> dict[str, str]:
-        """The data of the one twinrx-config ConfigMap (its name carries a hash suffix)."""
+    def config_map(self) -> Obj:
+        """The one twinrx-config ConfigMap (its name carries a hash suffix)."""
         maps = [o for o in self.of_kind("ConfigMap") if o["metadata"]["name"].startswith("twinrx-config")]
         assert len(maps) == 1, [m["metadata"]["name"] for m in maps]
-        data: dict[str, str] = maps[0].get("data", {})
+        return maps[0]
+
+    def config(self) -> dict[str, str]:
+        """The data of the twinrx-config ConfigMap."""
+        data: dict[str, str] = self.config_map().get("data", {})
         return data
 
 

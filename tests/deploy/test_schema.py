@@ -45,4 +45,3 @@ def test_validator_rejects_an_unknown_field(prod: Manifests) -> None:
     worker["spec"]["template"]["spec"]["terminationGracePeriod"] = 360
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(worker, OLDEST_K8S, strict=True)
-

@@ -45,9 +45,11 @@ def test_prod_scales_workers_on_the_celery_queue(prod: Manifests) -> None:
 
 def test_services_select_pods_and_target_named_ports(overlay: Manifests) -> None:
     for svc in overlay.of_kind("Service"):
-        matched = [d for d in overlay.of_kind("Deployment") if selects({"matchLabels": svc["spec"]["selector"]}, pod_labels(d))]
+        selector = {"matchLabels": svc["spec"]["selector"]}
+        matched = [d for d in overlay.of_kind("Deployment") if selects(selector, pod_labels(d))]
         assert len(matched) == 1, svc["metadata"]["name"]
-        ports = {p["name"]: p["containerPort"] for c in matched[0]["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+        containers = matched[0]["spec"]["template"]["spec"]["containers"]
+        ports = {p["name"]: p["containerPort"] for c in containers for p in c.get("ports", [])}
         for port in svc["spec"]["ports"]:
             target = port["targetPort"]
             assert target in ports or target in ports.values(), (svc["metadata"]["name"], target)

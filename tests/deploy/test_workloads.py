@@ -99,9 +99,7 @@ def test_api_rolls_without_losing_capacity(overlay: Manifests) -> None:
 @pytest.mark.parametrize("component", ["api", "worker", "beat"])
 def test_twinrx_processes_read_config_and_redis_by_reference(overlay: Manifests, component: str) -> None:
     c = _main_container(_twinrx(overlay, component))
-    assert [ref["configMapRef"]["name"] for ref in c["envFrom"]] == [
-        next(m["metadata"]["name"] for m in overlay.of_kind("ConfigMap") if m["metadata"]["name"].startswith("twinrx-config"))
-    ]
+    assert [ref["configMapRef"]["name"] for ref in c["envFrom"]] == [overlay.config_map()["metadata"]["name"]]
     env = {e["name"]: e for e in c["env"]}
     assert "value" not in env["TWINRX_REDIS_URL"]
     assert env["TWINRX_REDIS_URL"]["valueFrom"]["secretKeyRef"]["key"] == "url"
