@@ -122,15 +122,19 @@ class HookClient:
         self._http.close()
 
     def ready(self) -> bool:
-        """True once discovery answers 200 (the API is up)."""
+        """True once ``/readyz`` answers 200 (the API is up and reaches Redis)."""
         try:
-            return self._http.get(f"{self._base}/cds-services").status_code == 200
+            return self._http.get(f"{self._base}/readyz").status_code == 200
         except httpx.HTTPError:
             return False
 
+    def _headers(self, url: str) -> dict[str, str]:
+        return self._auth(url) if self._auth else {}
+
     def discover(self) -> dict[str, str]:
         """hook name -> service id, from ``GET /cds-services`` (the first service per hook)."""
-        response = self._http.get(f"{self._base}/cds-services")
+        url = f"{self._base}/cds-services"
+        response = self._http.get(url, headers=self._headers(url))
         if response.status_code != 200:
             raise ServiceStartError(f"discovery answered {response.status_code}", location=f"{self._base}/cds-services")
         for service in response.json().get("services", []):
@@ -144,7 +148,7 @@ class HookClient:
         if service is None:
             raise HookCallError(f"the API offers no {hook} service", location=f"{self._base}/cds-services")
         url = f"{self._base}/cds-services/{service}"
-        headers = self._auth(url) if self._auth else {}
+        headers = self._headers(url)
         started = time.perf_counter()
         response = self._http.post(url, json=request, headers=headers)
         elapsed = (time.perf_counter() - started) * 1000

@@ -18,6 +18,10 @@ def request_label(result: HookResult) -> str:
     return f"{result.hook} {result.drug.name}" if result.drug else result.hook
 
 
+def _short_request(result: HookResult) -> str:
+    return f"order {result.drug.name}" if result.drug else "open chart"
+
+
 def suggestion_text(card: Card) -> str:
     """The labels of a card's suggestions, joined."""
     return "; ".join(str(s.get("label", "")) for s in card.get("suggestions", []) if s.get("label"))
@@ -25,32 +29,35 @@ def suggestion_text(card: Card) -> str:
 
 def cards_table(results: Sequence[HookResult], labels: Mapping[str, str], title: str) -> Table:
     """One row per card (or one 'no card' row per call) for the given results."""
-    table = Table(title=title, show_lines=True, expand=True)
-    table.add_column("Patient", style="bold", ratio=2)
-    table.add_column("Request", ratio=2)
-    table.add_column("Indicator", ratio=1)
-    table.add_column("Card", ratio=6)
+    table = Table(title=title, expand=True)
+    table.add_column("Patient", style="bold", ratio=3)
+    table.add_column("Request", no_wrap=True, min_width=18)
+    table.add_column("Indicator", no_wrap=True, min_width=8)
+    table.add_column("Card", ratio=7)
     table.add_column("Suggestion", ratio=3)
+    previous = None
     for result in results:
-        patient = Text(result.patient_id)
-        if labels.get(result.patient_id):
-            patient.append(f"\n{labels[result.patient_id]}", style="dim")
+        patient = Text("")
+        if result.patient_id != previous:
+            if previous is not None:
+                table.add_section()
+            patient = Text(result.patient_id)
+            if labels.get(result.patient_id):
+                patient.append(f"\n{labels[result.patient_id]}", style="dim")
+            previous = result.patient_id
         if not result.cards:
-            table.add_row(patient, request_label(result), Text("-", style="dim"), Text("no card", style="dim"), "")
+            table.add_row(patient, _short_request(result), Text("-", style="dim"), Text("no card", style="dim"), "")
             continue
         for card in result.cards:
             indicator = str(card.get("indicator", ""))
-            body = Text(str(card.get("summary", "")), style="bold")
-            detail = str(card.get("detail", "")).strip()
-            if detail:
-                body.append("\n" + _shorten(detail, 320))
             table.add_row(
                 patient,
-                request_label(result),
+                _short_request(result),
                 Text(indicator, style=_INDICATOR_STYLE.get(indicator, "")),
-                body,
-                suggestion_text(card),
+                Text(_shorten(str(card.get("summary", "")), 200)),
+                _shorten(suggestion_text(card), 120),
             )
+            patient = Text("")
     return table
 
 

@@ -1,7 +1,38 @@
-"""CLI edge of the demo (filled in by its issue)."""
+"""CLI edge of the demo: ``twinrx demo [--data DIR] [--patients N] [--out DIR] [--seed S]``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
 
-def demo() -> None:
-    """Run the demo."""
+import typer
+
+from .cohort import DEFAULT_PATIENTS, DEFAULT_SEED
+
+
+def demo(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Folder of FHIR Bundles / resources / Bulk NDJSON (plus VCFs) to run on instead of the "
+            "built-in synthetic cohort.",
+        ),
+    ] = None,
+    patients: Annotated[
+        int, typer.Option("--patients", min=8, help="Size of the synthetic cohort (ignored with --data).")
+    ] = DEFAULT_PATIENTS,
+    out: Annotated[
+        Path, typer.Option("--out", help="Report folder: cards.json, summary.json, index.html, logs/.")
+    ] = Path("twinrx-report"),
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic cohort (same seed, same files).")] = (
+        DEFAULT_SEED
+    ),
+    ingest_timeout: Annotated[
+        float, typer.Option("--ingest-timeout", min=1, help="Seconds to wait for all twins before failing.")
+    ] = 600.0,
+) -> None:
+    """Run the main job end to end and print the cards."""
+    from .runner import DemoOptions, run_demo
+
+    run_demo(DemoOptions(data=data, patients=patients, seed=seed, out=out, ingest_timeout=ingest_timeout))
