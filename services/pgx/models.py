@@ -32,6 +32,8 @@ Action = Literal[
     "use-with-caution",
     "monitor",
     "consider-testing",
+    "see-guideline",  # the text could not be reduced to one action safely: show the guideline wording
+    "see-dosing-algorithm",  # the guideline doses by algorithm (CPIC warfarin): no fixed dose change
     "none",
 ]
 

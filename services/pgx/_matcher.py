@@ -1,0 +1,192 @@
+"""Named-allele matching as PharmCAT does it: positions scored, strands permuted, top-scoring diplotypes kept.
+
+1. Each named allele is the set of (position, allowed bases) it defines; blank cells match anything and
+   missing sample positions are dropped from every definition, so an allele's score is the number of its
+   defined positions present in the sample.
+2. Heterozygous positions are grouped into phase blocks (one block per phase set of ``|`` calls; each
+   unphased heterozygous call is its own block). Every orientation of the blocks is tried; for each, the
+   alleles matching strand 1 and strand 2 are paired and the pair's score is the sum of the two scores.
+3. The top-scoring pairs are returned, all of them when several tie (``*1/*4 | *1/*17``).
+An allele at a defining position that no definition documents makes the gene "not called", except for
+the toxicity genes, where it is read as reference (PharmCAT's rule).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.pgx._vcf import SiteCall
+
+IUPAC = {
+    "R": "AG",
+    "Y": "CT",
+    "S": "CG",
+    "W": "AT",
+    "K": "GT",
+    "M": "AC",
+    "B": "CGT",
+    "D": "AGT",
+    "H": "ACT",
+    "V": "ACG",
+    "N": "ACGT",
+}
+UNDOCUMENTED_AS_REFERENCE = frozenset({"CACNA1S", "DPYD", "G6PD", "NUDT15", "RYR1", "TPMT"})
+MAX_BLOCKS = 14
+
+
+@dataclass
+class Match:
+    """The matcher's answer for one gene of one sample."""
+
+    diplotypes: list[str] = field(default_factory=list)
+    missing_positions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    called: bool = True  # False = "not called by matcher" (no data, undocumented allele, too ambiguous)
+    haploid: bool = False
+
+
+@dataclass(frozen=True)
+class Allele:
+    name: str
+    constraints: tuple[tuple[int, frozenset[str]], ...]
+    reference: bool
+
+    @property
+    def score(self) -> int:
+        return len(self.constraints)
+
+    def matches(self, strand: dict[int, str]) -> bool:
+        return all(strand.get(i) in allowed for i, allowed in self.constraints)
+
+
+def natural_key(name: str) -> tuple[Any, ...]:
+    """Sort key: combinations after single alleles, fewer parts first, numbers compared as numbers."""
+    parts = name.strip("[]").split(" + ")
+    chunks = tuple(
+        tuple((1, "", int(c)) if c.isdigit() else (0, c, 0) for c in re.split(r"(\d+)", p) if c) for p in parts
+    )
+    return (name.startswith("["), len(parts), chunks)
+
+
+def order_pair(a: str, b: str) -> str:
+    first, second = sorted((a, b), key=natural_key)
+    return f"{first}/{second}"
+
+
+def _allowed(value: str) -> frozenset[str]:
+    if len(value) == 1 and value in IUPAC:
+        return frozenset(IUPAC[value])
+    return frozenset({value})
+
+
+def named_alleles(definition: dict[str, Any], available: set[int]) -> list[Allele]:
+    """Definitions restricted to the positions the sample has (alleles with nothing left are dropped)."""
+    ignored = set(definition["ignored_alleles"])
+    out = []
+    for a in definition["named_alleles"]:
+        if a["name"] in ignored or a.get("structural"):
+            continue
+        constraints = tuple((i, _allowed(v)) for i, v in enumerate(a["alleles"]) if v is not None and i in available)
+        if constraints:
+            out.append(Allele(a["name"], constraints, bool(a["reference"])))
+    return out
+
+
+def prepare(gene: str, definition: dict[str, Any], calls: dict[int, SiteCall], match: Match) -> dict[int, SiteCall]:
+    """Missing positions, undocumented alleles (reference for toxicity genes, else not called)."""
+    ignored = set(definition["ignored_positions"])
+    variants = definition["variants"]
+    for i, v in enumerate(variants):
+        if v["pos"] not in ignored and i not in calls:
+            match.missing_positions.append(v["rsid"] or f"{definition['chromosome']}:{v['pos']}")
+    usable: dict[int, SiteCall] = {}
+    for i, call in calls.items():
+        v = variants[i]
+        known = {v["ref"], *v["alts"]}
+        if all(a in known for a in call.alleles):
+            usable[i] = call
+            continue
+        label = v["rsid"] or f"{definition['chromosome']}:{v['pos']}"
+        if gene in UNDOCUMENTED_AS_REFERENCE:
+            match.warnings.append(f"undocumented allele at {label} read as reference")
+            usable[i] = SiteCall(tuple(a if a in known else v["ref"] for a in call.alleles), call.phased, call.ps)
+        else:
+            match.warnings.append(f"undocumented allele at {label}: gene not called")
+            match.called = False
+    return usable
+
+
+def phase_blocks(calls: dict[int, SiteCall]) -> list[list[int]]:
+    """Heterozygous positions grouped by phase set; unphased heterozygous calls are blocks of one."""
+    blocks: dict[object, list[int]] = {}
+    for i in sorted(calls):
+        call = calls[i]
+        if len(call.alleles) < 2 or call.alleles[0] == call.alleles[1]:
+            continue
+        key: object = ("ps", call.ps) if call.phased else ("unphased", i)
+        blocks.setdefault(key, []).append(i)
+    return list(blocks.values())
+
+
+def strand_pairs(calls: dict[int, SiteCall], blocks: list[list[int]]) -> list[tuple[dict[int, str], dict[int, str]]]:
+    """Every orientation of the phase blocks as (strand 1, strand 2) allele maps."""
+    base1 = {i: c.alleles[0] for i, c in calls.items()}
+    base2 = {i: c.alleles[-1] for i, c in calls.items()}
+    out = []
+    for flips in itertools.product((False, True), repeat=max(len(blocks) - 1, 0)):
+        s1, s2 = dict(base1), dict(base2)
+        for block, flip in zip(blocks[1:], flips, strict=True):
+            if flip:
+                for i in block:
+                    s1[i], s2[i] = s2[i], s1[i]
+        out.append((s1, s2))
+    return out
+
+
+def match_gene(gene: str, definition: dict[str, Any], calls: dict[int, SiteCall]) -> Match:
+    """Top-scoring diplotypes of one gene (non-lowest-function genes)."""
+    match = Match()
+    usable = prepare(gene, definition, calls, match)
+    if not usable:
+        match.called = False
+        match.warnings.append("no genotype at any defining position")
+        return match
+    if not match.called:
+        return match
+    alleles = named_alleles(definition, set(usable))
+    if all(len(c.alleles) == 1 for c in usable.values()):  # hemizygous (chrX in males, chrM)
+        match.haploid = True
+        strand = {i: c.alleles[0] for i, c in usable.items()}
+        hits = [a for a in alleles if a.matches(strand)]
+        best = max((a.score for a in hits), default=0)
+        match.diplotypes = sorted({a.name for a in hits if a.score == best}, key=natural_key)
+        return match
+    blocks = phase_blocks(usable)
+    if len(blocks) > MAX_BLOCKS:
+        match.called = False
+        match.warnings.append(f"{len(blocks)} unphased heterozygous positions: too ambiguous to call")
+        return match
+    best = -1
+    found: set[str] = set()
+    for s1, s2 in strand_pairs(usable, blocks):
+        m1 = [a for a in alleles if a.matches(s1)]
+        m2 = [a for a in alleles if a.matches(s2)]
+        for a, b in itertools.product(m1, m2):
+            score = a.score + b.score
+            if score > best:
+                best, found = score, set()
+            if score == best:
+                found.add(order_pair(a.name, b.name))
+    match.diplotypes = _prioritise(definition, sorted(found, key=lambda d: [natural_key(x) for x in d.split("/")]))
+    return match
+
+
+def _prioritise(definition: dict[str, Any], diplotypes: list[str]) -> list[str]:
+    """NAT2-style tie-breaks (``unphasedDiplotypePriorities``) from the exemptions file."""
+    for rule in definition.get("unphased_priorities", []):
+        if set(rule["list"]) == set(diplotypes):
+            return [rule["pick"]]
+    return diplotypes

@@ -1,0 +1,179 @@
+"""Outside calls: a diplotype reported by a lab (TSV, FHIR genotype Observation, EHR text) -> GeneResult.
+
+Accepted forms: ``CYP2C19*2/*2``, ``CYP2C19 *2/*2``, ``*2/*2``; DPYD aliases (``*2A/*2A`` for
+``c.1905+1G>A (*2A)``); HLA ``*57:01 positive`` / ``*15:02 negative`` / ``*15:02/*57:01``; MT-RNR1
+``1555A>G`` or ``m.1555A>G``. An allele the knowledge base does not know gives a result with no
+phenotype and a warning: never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from services.common.twin import GeneResult, SourceRef
+from services.pgx import _kb
+from services.pgx._phenotype import lookup_row, phenotype_of, split_diplotype
+from services.pgx.errors import PGxFileError, PGxValueError
+
+HLA_GENES = frozenset({"HLA-A", "HLA-B"})
+HLA_ALLELE = re.compile(r"^\*?(\d{2,3}:\d{2,3})(?::\d+)*$")
+HLA_STATUS = re.compile(r"^\*?(\d{2,3}:\d{2,3})\s+(positive|negative)$", re.IGNORECASE)
+_GENE_ALIASES = {"MT_RNR1": "MT-RNR1", "MTRNR1": "MT-RNR1", "HLAB": "HLA-B", "HLAA": "HLA-A"}
+
+
+def normalise_gene(gene: str) -> str:
+    g = gene.strip().upper()
+    return _GENE_ALIASES.get(g.replace("-", "").replace("_", ""), g)
+
+
+def known_genes() -> frozenset[str]:
+    return frozenset(_kb.phenotype_genes()) | HLA_GENES
+
+
+def _strip_gene(gene: str, text: str) -> str:
+    t = text.strip()
+    for prefix in (gene, gene.replace("-", "")):
+        if t.upper().startswith(prefix.upper()):
+            return t[len(prefix) :].strip()
+    return t
+
+
+def _canonical_allele(gene: str, allele: str) -> str | None:
+    """The kb's name for ``allele`` (exact, alias in parentheses, or ``m.`` prefix), or None."""
+    table = _kb.phenotype_table(gene)
+    if table is None:
+        return None
+    names: dict[str, object] = table["alleles"]
+    a = _strip_gene(gene, allele)
+    if a in names:
+        return a
+    if gene == "MT-RNR1" and f"m.{a}" in names:
+        return f"m.{a}"
+    for name in names:  # DPYD: "*2A" or "c.1905+1G>A" for "c.1905+1G>A (*2A)"
+        m = re.match(r"^(.*) \((\*\w+|HapB3)\)$", name)
+        if m and a in (m.group(1), m.group(2)):
+            return name
+    lower = {n.lower(): n for n in names}
+    return lower.get(a.lower())
+
+
+def _hla_result(gene: str, text: str, source: SourceRef | None, lab_phenotype: str | None) -> GeneResult:
+    t = _strip_gene(gene, text)
+    if m := HLA_STATUS.match(t):
+        call = f"*{m.group(1)} {m.group(2).lower()}"
+        return GeneResult(gene=gene, diplotypes=[call], phenotype=call, method="outside-call", source=source)
+    parts = [_strip_gene(gene, p) for p in split_diplotype(t)]
+    alleles = [HLA_ALLELE.match(p) for p in parts]
+    if len(parts) == 2 and all(alleles):
+        names = sorted(f"*{a.group(1)}" for a in alleles if a)
+        return GeneResult(gene=gene, diplotypes=["/".join(names)], method="outside-call", source=source)
+    return GeneResult(
+        gene=gene,
+        diplotypes=[t],
+        phenotype=None,
+        method="outside-call",
+        source=source,
+        warnings=[f"{gene}: outside call {t!r} is not an HLA genotype or allele status; not interpreted"],
+    )
+
+
+def outside_call(
+    gene: str, diplotype: str, *, phenotype: str | None = None, source: SourceRef | None = None
+) -> GeneResult:
+    """A GeneResult for a diplotype reported outside the VCF (lab report, FHIR Observation, TSV)."""
+    g = normalise_gene(gene)
+    if not g or not diplotype.strip():
+        raise PGxValueError("an outside call needs a gene and a diplotype", location="diplotype")
+    if g in HLA_GENES:
+        return _hla_result(g, diplotype, source, phenotype)
+    if _kb.phenotype_table(g) is None:
+        return GeneResult(
+            gene=g,
+            diplotypes=[diplotype.strip()],
+            method="outside-call",
+            source=source,
+            warnings=[f"{g}: gene not in the knowledge base; not interpreted"],
+        )
+    raw = [p for p in split_diplotype(_strip_gene(g, diplotype)) if p]
+    names = [_canonical_allele(g, p) for p in raw]
+    unknown = [r for r, n in zip(raw, names, strict=True) if n is None]
+    if unknown:
+        return _unknown(g, "/".join(raw), unknown, phenotype, source)
+    canonical = "/".join(n for n in names if n)
+    row = lookup_row(g, canonical)
+    if row is not None and len(names) == 2:  # use the table's own allele order
+        canonical = _table_order(g, canonical)
+    result = phenotype_of(g, [canonical])
+    warnings = list(result.warnings)
+    if phenotype and result.phenotype and phenotype.strip().lower() != result.phenotype.lower():
+        warnings.append(f"{g}: the reported phenotype differs from the CPIC phenotype of the diplotype; CPIC used")
+    return GeneResult(
+        gene=g,
+        diplotypes=[canonical],
+        phenotype=result.phenotype,
+        activity_score=result.activity_score,
+        lookup_key=result.lookup_key,
+        method="outside-call",
+        source=source,
+        warnings=warnings,
+    )
+
+
+def _table_order(gene: str, diplotype: str) -> str:
+    table = _kb.phenotype_table(gene)
+    if table is not None and diplotype not in table["diplotypes"]:
+        a, b = split_diplotype(diplotype)
+        return f"{b}/{a}"
+    return diplotype
+
+
+def _unknown(
+    gene: str, diplotype: str, unknown: list[str], phenotype: str | None, source: SourceRef | None
+) -> GeneResult:
+    warnings = [f"{gene}: allele(s) {', '.join(unknown)} not defined in the knowledge base; no phenotype assigned"]
+    return GeneResult(
+        gene=gene,
+        diplotypes=[diplotype],
+        phenotype=None,
+        method="outside-call",
+        source=source,
+        warnings=warnings + ([f"{gene}: the reported phenotype was not used"] if phenotype else []),
+    )
+
+
+def hla_status(result: GeneResult, allele: str) -> str | None:
+    """``positive`` / ``negative`` for an HLA allele such as ``*57:01``, or None when unknown."""
+    for call in result.diplotypes:
+        if m := HLA_STATUS.match(call):
+            if f"*{m.group(1)}" == allele:
+                return m.group(2).lower()
+            continue
+        parts = split_diplotype(call)
+        if len(parts) == 2 and all(HLA_ALLELE.match(p.lstrip("*")) or HLA_ALLELE.match(p) for p in parts):
+            return "positive" if allele in parts else "negative"
+    return None
+
+
+def read_outside_calls(path: Path) -> list[GeneResult]:
+    """Read PharmCAT's outside-call TSV: gene<TAB>diplotype[<TAB>phenotype[<TAB>activity score]]."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PGxFileError(f"cannot read outside-call file: {exc.__class__.__name__}", path=str(path)) from exc
+    source = SourceRef(resource_type="TSV", id=path.name)
+    results: dict[str, GeneResult] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) < 2 or not fields[1].strip():
+            raise PGxFileError("expected gene<TAB>diplotype", path=str(path), line=number, field="diplotype")
+        gene = normalise_gene(fields[0])
+        if gene not in known_genes():
+            raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")
+        if gene in results:
+            raise PGxFileError(f"gene {gene} given twice", path=str(path), line=number, field="gene")
+        phenotype = fields[2].strip() if len(fields) > 2 and fields[2].strip() else None
+        results[gene] = outside_call(gene, fields[1], phenotype=phenotype, source=source)
+    return list(results.values())

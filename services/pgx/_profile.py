@@ -1,0 +1,57 @@
+"""profile(inputs): the twin's PGx profile from the genomic data the EHR holds.
+
+VCF inputs are called gene by gene; a diplotype input (an outside call: lab report, FHIR genotype
+Observation) overrides the VCF for its gene, as PharmCAT's outside calls do. When two diplotype inputs
+name the same gene, the most recent (by ``source.date``) wins and a warning records the conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from services.common.twin import GeneResult, GenotypeInput
+from services.pgx._outside import outside_call
+from services.pgx.errors import PGxValueError
+
+
+def _when(inp: GenotypeInput) -> datetime:
+    return inp.source.date or datetime.min
+
+
+def profile(inputs: Sequence[GenotypeInput]) -> dict[str, GeneResult]:
+    """Gene -> result from VCF and diplotype inputs (diplotypes override the VCF for their gene)."""
+    from services.pgx._caller import call_vcf
+
+    result: dict[str, GeneResult] = {}
+    for inp in inputs:
+        if inp.kind != "vcf":
+            continue
+        if not inp.vcf_path:
+            raise PGxValueError("a VCF genotype input needs vcf_path", location=inp.source.reference)
+        report = call_vcf(Path(inp.vcf_path), sample=inp.sample)
+        for sample_genes in report.samples.values():
+            for gene, gene_result in sample_genes.items():
+                gene_result.source = inp.source
+                gene_result.method = "vcf"
+                result[gene] = gene_result
+            break  # one sample per input: call_vcf was asked for inp.sample (or the file has one)
+    overrides: dict[str, GeneResult] = {}
+    for inp in sorted((i for i in inputs if i.kind == "diplotype"), key=_when):
+        if not inp.gene or not inp.diplotype:
+            raise PGxValueError("a diplotype genotype input needs gene and diplotype", location=inp.source.reference)
+        call = outside_call(inp.gene, inp.diplotype, phenotype=inp.phenotype, source=inp.source)
+        if inp.source.resource_type == "Observation":
+            call.method = "fhir-genotype"
+        previous = overrides.get(call.gene)
+        if previous is not None and previous.diplotypes != call.diplotypes:
+            call.warnings.append(
+                f"{call.gene}: conflicting reports ({previous.source.reference if previous.source else '?'} "
+                f"and {inp.source.reference}); the most recent is used"
+            )
+        if call.gene in result and result[call.gene].diplotypes != call.diplotypes:
+            call.warnings.append(f"{call.gene}: outside call overrides the VCF call")
+        overrides[call.gene] = call
+    result.update(overrides)
+    return result

@@ -1,0 +1,240 @@
+"""Read the PGx positions of a VCF/BCF (plain, gzip/bgzip, indexed or not) into per-sample site calls.
+
+Calls are translated into the definition's allele spelling: split or joined multi-allelic records are
+merged, indels anchored differently from the definition are normalised (suffix/prefix trimming) before
+comparison, gVCF reference blocks (``END=``) are expanded, and symbolic alleles (``<NON_REF>``, ``*``) are
+treated as missing. Absent positions and ``./.`` are missing: never reference.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.pgx import _kb
+from services.pgx._vcf_header import check_file
+from services.pgx.errors import SampleNotFound, VcfFormatError
+
+
+@dataclass(frozen=True)
+class SiteCall:
+    """One sample's genotype at one definition position, alleles spelled as in the definition."""
+
+    alleles: tuple[str, ...]
+    phased: bool
+    ps: int | None = None
+
+
+@dataclass
+class VcfData:
+    samples: list[str]
+    # sample -> gene -> variant index -> call
+    calls: dict[str, dict[str, dict[int, SiteCall]]]
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # gene -> file-level warnings
+    used_index: bool = False
+
+
+@dataclass(frozen=True)
+class _Target:
+    gene: str
+    index: int
+    pos: int
+    ref: str
+    alts: tuple[str, ...]
+
+
+def _norm(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
+    while len(ref) > 1 and len(alt) > 1 and ref[-1] == alt[-1]:
+        ref, alt = ref[:-1], alt[:-1]
+    while len(ref) > 1 and len(alt) > 1 and ref[0] == alt[0]:
+        ref, alt, pos = ref[1:], alt[1:], pos + 1
+    return pos, ref, alt
+
+
+def _chrom_key(chrom: str) -> str:
+    c = chrom[3:] if chrom.lower().startswith("chr") else chrom
+    return "M" if c in ("MT", "M") else c
+
+
+class _Targets:
+    """All definition positions of the callable genes, by chromosome, sorted."""
+
+    def __init__(self, genes: tuple[str, ...]) -> None:
+        by_chrom: dict[str, list[_Target]] = {}
+        self.regions: dict[str, tuple[str, int, int]] = {}
+        for gene in genes:
+            d = _kb.definition(gene)
+            chrom = _chrom_key(d["chromosome"])
+            ignored = set(d["ignored_positions"])
+            positions = []
+            for i, v in enumerate(d["variants"]):
+                if v["pos"] in ignored:
+                    continue
+                by_chrom.setdefault(chrom, []).append(_Target(gene, i, v["pos"], v["ref"], tuple(v["alts"])))
+                positions.append(v["pos"])
+            self.regions[gene] = (chrom, min(positions), max(positions) + 100)
+        self.by_chrom = {c: sorted(ts, key=lambda t: t.pos) for c, ts in by_chrom.items()}
+        self.pos_list = {c: [t.pos for t in ts] for c, ts in self.by_chrom.items()}
+
+    def overlapping(self, chrom: str, start: int, end: int) -> list[_Target]:
+        positions = self.pos_list.get(chrom)
+        if positions is None:
+            return []
+        lo = bisect.bisect_left(positions, start)
+        hi = bisect.bisect_right(positions, end)
+        return self.by_chrom[chrom][lo:hi]
+
+
+def _to_definition(target: _Target, rec_pos: int, rec_ref: str, allele: str) -> str | None:
+    """Spell a record allele as the definition does; None if it cannot be compared (symbolic)."""
+    if allele.startswith("<") or allele in ("*", "."):
+        return None
+    if allele == rec_ref:
+        return target.ref
+    if rec_pos == target.pos and rec_ref == target.ref:
+        return allele
+    key = _norm(rec_pos, rec_ref, allele)
+    for alt in target.alts:
+        if _norm(target.pos, target.ref, alt) == key:
+            return alt
+    return f"{allele}@{rec_pos}"  # undocumented allele (kept distinct from every defined allele)
+
+
+def _merge(calls: list[SiteCall], ref: str) -> SiteCall | None:
+    """Combine the calls of split multi-allelic records at one position."""
+    if len(calls) == 1:
+        return calls[0]
+    ploidy = max(len(c.alleles) for c in calls)
+    combined = [ref] * ploidy
+    for call in calls:
+        for slot, allele in enumerate(call.alleles):
+            if allele == ref:
+                continue
+            if combined[slot] == ref:
+                combined[slot] = allele
+            elif ref in combined:
+                combined[combined.index(ref)] = allele
+            else:
+                return None
+    return SiteCall(tuple(combined), all(c.phased for c in calls), calls[0].ps)
+
+
+def read_vcf(path: Path, *, sample: str | None = None, genes: tuple[str, ...] | None = None) -> VcfData:
+    """Site calls at every definition position of ``genes`` (default: all VCF-callable genes)."""
+    from cyvcf2 import VCF
+
+    info = check_file(path)
+    targets = _Targets(genes or _kb.callable_genes())
+    try:
+        vcf = VCF(str(path), lazy=True)
+    except Exception as exc:  # htslib reports every open failure the same way
+        raise VcfFormatError(f"cannot open as VCF/BCF: {exc}", path=str(path)) from exc
+    names: list[str] = list(vcf.samples)
+    if not names:
+        raise VcfFormatError("the VCF has no sample columns", path=str(path), line=info.header_lines, field="#CHROM")
+    if sample is not None and sample not in names:
+        raise SampleNotFound(f"sample {sample!r} not found (the file has {len(names)} sample(s))", location=str(path))
+    wanted = [names.index(sample)] if sample is not None else list(range(len(names)))
+    data = VcfData(samples=[names[i] for i in wanted], calls={names[i]: {} for i in wanted})
+    raw: dict[tuple[str, str, int], list[SiteCall]] = {}
+    blocks: dict[tuple[str, str, int], SiteCall] = {}
+    records = _records(vcf, path, targets, info.has_index, data)
+    for variant in records:
+        _collect(variant, targets, names, wanted, raw, blocks, data)
+    for (name, gene, index), calls in raw.items():
+        ref = _kb.definition(gene)["variants"][index]["ref"]
+        merged = _merge(calls, ref)
+        if merged is None:
+            data.warnings.setdefault(gene, []).append(f"conflicting multi-allelic records at position {index + 1}")
+            continue
+        data.calls[name].setdefault(gene, {})[index] = merged
+    for (name, gene, index), call in blocks.items():
+        data.calls[name].setdefault(gene, {}).setdefault(index, call)
+    return data
+
+
+def _records(vcf: Any, path: Path, targets: _Targets, has_index: bool, data: VcfData) -> Any:
+    if has_index:
+        prefix = "chr" if any(str(s).startswith("chr") for s in vcf.seqnames) else ""
+        data.used_index = True
+
+        def regions() -> Any:
+            for chrom, start, end in sorted(set(targets.regions.values())):
+                name = prefix + ("MT" if chrom == "M" and not prefix else chrom)
+                try:
+                    yield from vcf(f"{name}:{start}-{end}")
+                except Exception as exc:
+                    raise VcfFormatError(f"cannot read region {name}:{start}-{end}: {exc}", path=str(path)) from exc
+
+        return regions()
+
+    def stream() -> Any:
+        try:
+            yield from vcf
+        except Exception as exc:
+            raise VcfFormatError(f"unreadable record or truncated file: {exc}", path=str(path)) from exc
+
+    return stream()
+
+
+def _collect(
+    variant: Any,
+    targets: _Targets,
+    names: list[str],
+    wanted: list[int],
+    raw: dict[tuple[str, str, int], list[SiteCall]],
+    blocks: dict[tuple[str, str, int], SiteCall],
+    data: VcfData,
+) -> None:
+    chrom = _chrom_key(variant.CHROM)
+    pos: int = variant.POS
+    ref: str = variant.REF
+    end_info = variant.INFO.get("END")
+    end = int(end_info) if end_info is not None else pos + len(ref) - 1
+    hits = targets.overlapping(chrom, pos, max(end, pos + len(ref) - 1))
+    if not hits:
+        return
+    alleles: list[str] = [ref, *variant.ALT]
+    genotypes = variant.genotypes
+    ps_values = _phase_sets(variant)
+    is_block = end_info is not None and all(a.startswith("<") for a in variant.ALT)
+    for target in hits:
+        if target.pos != pos and not is_block:
+            indel_def = len(target.ref) != 1 or any(len(a) != 1 for a in target.alts)
+            if not indel_def or len(ref) == 1:
+                continue
+        for i in wanted:
+            gt = genotypes[i]
+            codes, phased = gt[:-1], bool(gt[-1])
+            if not codes or any(c < 0 for c in codes):
+                continue  # missing or partial: missing, never reference
+            if len(codes) > 2:
+                data.warnings.setdefault(target.gene, []).append("genotype with more than two alleles: first two used")
+                codes = codes[:2]
+            if is_block:
+                if all(c == 0 for c in codes):
+                    call = SiteCall(tuple(target.ref for _ in codes), True, None)
+                    blocks[(names[i], target.gene, target.index)] = call
+                continue
+            spelled = [_to_definition(target, pos, ref, alleles[c]) for c in codes]
+            if any(s is None for s in spelled):
+                continue
+            ps = ps_values[i] if ps_values is not None else None
+            call = SiteCall(tuple(s for s in spelled if s is not None), phased, ps)
+            raw.setdefault((names[i], target.gene, target.index), []).append(call)
+
+
+def _phase_sets(variant: Any) -> list[int | None] | None:
+    try:
+        values = variant.format("PS")
+    except Exception:
+        return None
+    if values is None:
+        return None
+    out: list[int | None] = []
+    for row in values:
+        v = int(row[0])
+        out.append(v if v >= 0 else None)
+    return out
