@@ -37,7 +37,7 @@ OVERRIDE_REASONS: Final = [
     Coding(system=OVERRIDE_SYSTEM, code="service-not-available", display="Alternative not available"),
 ]
 _DOSE_ACTIONS: Final = frozenset({"reduce-dose", "increase-dose", "adjust-dose"})
-_WARNING_ACTIONS: Final = frozenset({"avoid", "use-alternative"}) | _DOSE_ACTIONS
+_WARNING_ACTIONS: Final = frozenset({"avoid", "use-alternative", "see-dosing-algorithm"}) | _DOSE_ACTIONS
 
 
 def _uuid() -> str:
@@ -50,11 +50,15 @@ def drug_title(drug: Drug | None, fallback: str) -> str:
 
 
 def indicator_for(rec: Recommendation) -> Indicator:
-    """critical for 'avoid' with strong evidence; warning for dose changes/alternatives; else info."""
+    """critical for 'avoid' with strong evidence; warning for dose changes/alternatives; else info.
+
+    A recommendation whose wording could not be reduced to one action (``see-guideline``) is a warning
+    only with strong evidence.
+    """
     strength = (rec.strength or "").strip().lower()
     if rec.action == "avoid" and strength.startswith("strong"):
         return "critical"
-    if rec.action in _WARNING_ACTIONS:
+    if rec.action in _WARNING_ACTIONS or (rec.action == "see-guideline" and strength.startswith("strong")):
         return "warning"
     return "info"
 
@@ -78,6 +82,10 @@ def action_phrase(rec: Recommendation) -> str:
             return "monitor closely"
         case "consider-testing":
             return "consider genotyping"
+        case "see-dosing-algorithm":
+            return "dose with a genotype-guided algorithm"
+        case "see-guideline":
+            return "see guideline for dosing"
         case _:
             return "standard dosing"
 
