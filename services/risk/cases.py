@@ -1,0 +1,213 @@
+"""``score_case``: one model on flat, named inputs, in the form of ``shared/data/risk/cases/*.json``.
+
+This is the contract of ``twinrx risk score MODEL --inputs FILE.json``: the result's keys are those of
+the reference cases' ``expected`` objects, so a case file can be checked by eye or by diff. Values are
+validated with the same unit table as twin labs; a field's name is the error location.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from typing import Any, Final
+
+from services.risk import findrisc, pce, phenoage, prevent
+from services.risk._data import load
+from services.risk.errors import CaseInputError
+from services.risk.units import convert
+
+__all__ = ["MODEL_ALIASES", "OUTPUT_KEYS", "canonical_model", "score_case"]
+
+MODEL_ALIASES: Final = {
+    "prevent": "prevent",
+    "prevent_base": "prevent",
+    "pce": "pce",
+    "pce_2013": "pce",
+    "pce_2013_10y_ascvd": "pce",
+    "phenoage": "phenoage",
+    "levine2018_phenoage": "phenoage",
+    "findrisc": "findrisc",
+}
+
+OUTPUT_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "prevent": prevent.OUTCOMES,
+    "pce": ("risk_10y_percent",),
+    "phenoage": (
+        "phenoage_levine_lncrp",
+        "phenoage_levine_lncrp_den09165",
+        "phenoage_bioage_ln1pcrp",
+        "linear_predictor",
+        "mortality_score",
+        "phenoage_den0090165",
+        "phenoage_den009165",
+    ),
+    "findrisc": ("points", "category"),
+}
+
+
+def canonical_model(name: str) -> str:
+    """``prevent`` / ``pce`` / ``phenoage`` / ``findrisc`` from a CLI name or a case's ``model`` field."""
+    try:
+        return MODEL_ALIASES[name.lower()]
+    except KeyError:
+        raise CaseInputError(
+            f"unknown model {name!r} (one of prevent, pce, phenoage, findrisc)", location="model"
+        ) from None
+
+
+class _Fields:
+    """Typed access to the case's ``inputs`` with field-named errors."""
+
+    def __init__(self, inputs: Mapping[str, Any]) -> None:
+        self.raw = inputs
+
+    def has(self, key: str) -> bool:
+        return self.raw.get(key) is not None
+
+    def number(self, key: str) -> float:
+        if key not in self.raw:
+            raise CaseInputError("is required", location=key)
+        value = self.raw[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise CaseInputError(f"must be a number (got {value!r})", location=key)
+        return float(value)
+
+    def lab(self, name: str, options: Mapping[str, str]) -> float:
+        """The first present of ``options`` (field -> unit), converted to the model unit of lab ``name``."""
+        for key, unit in options.items():
+            if self.has(key):
+                return convert(name, self.number(key), unit, key).value
+        raise CaseInputError("is required", location=" or ".join(options))
+
+    def flag(self, key: str) -> bool:
+        value = self.raw.get(key)
+        if not isinstance(value, bool):
+            raise CaseInputError(f"must be true or false (got {value!r})", location=key)
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str:
+        value = self.raw.get(key)
+        if value not in allowed:
+            raise CaseInputError(f"must be one of {', '.join(allowed)} (got {value!r})", location=key)
+        return str(value)
+
+    def age(self) -> float:
+        age = self.number("age_years")
+        if not 0 <= age <= 130:
+            raise CaseInputError(f"must be between 0 and 130 (got {age:g})", location="age_years")
+        return age
+
+
+def _prevent(f: _Fields) -> dict[str, Any]:
+    tc = f.lab("total_cholesterol", {"total_chol_mg_dL": "mg/dL", "total_chol_mmol_L": "mmol/L"})
+    hdl = f.lab("hdl_cholesterol", {"hdl_mg_dL": "mg/dL", "hdl_mmol_L": "mmol/L"})
+    bmi = convert("bmi", f.number("bmi_kg_m2"), "kg/m2", "bmi_kg_m2").value if f.has("bmi_kg_m2") else None
+    x = prevent.PreventInputs(
+        age=f.age(),
+        sex=f.choice("sex", ("female", "male")),  # type: ignore[arg-type]
+        sbp=f.lab("systolic_bp", {"sbp_mmHg": "mm[Hg]"}),
+        bp_treated=f.flag("bp_treated"),
+        diabetes=f.flag("diabetes"),
+        smoker=f.flag("current_smoker"),
+        egfr=f.lab("egfr", {"egfr_mL_min_1_73m2": "mL/min/{1.73_m2}"}),
+        total_chol=tc,
+        hdl=hdl,
+        statin=f.flag("statin"),
+        bmi=bmi,
+    )
+    out: dict[str, Any] = {}
+    for outcome in prevent.OUTCOMES:
+        needs_bmi = outcome.startswith("heart_failure")
+        ok = not (needs_bmi and bmi is None) and prevent.inapplicable(x, outcome) is None
+        out[outcome] = round(prevent.risk(x, outcome), 6) if ok else None
+    return out
+
+
+def _pce(f: _Fields) -> dict[str, Any]:
+    x = pce.PceInputs(
+        age=f.age(),
+        sex=f.choice("sex", ("female", "male")),  # type: ignore[arg-type]
+        race=f.choice("race", ("white", "black", "other")),  # type: ignore[arg-type]
+        total_chol=f.lab("total_cholesterol", {"total_chol_mg_dL": "mg/dL", "total_chol_mmol_L": "mmol/L"}),
+        hdl=f.lab("hdl_cholesterol", {"hdl_mg_dL": "mg/dL", "hdl_mmol_L": "mmol/L"}),
+        sbp=f.lab("systolic_bp", {"sbp_mmHg": "mm[Hg]"}),
+        bp_treated=f.flag("bp_treated"),
+        smoker=f.flag("current_smoker"),
+        diabetes=f.flag("diabetes"),
+    )
+    if pce.inapplicable(x):
+        return {"risk_10y_percent": None}
+    return {"risk_10y_percent": round(100.0 * pce.risk(x), 6)}
+
+
+def _phenoage(f: _Fields) -> dict[str, Any]:
+    if f.has("ln_crp_mg_dL"):
+        crp = math.exp(f.number("ln_crp_mg_dL"))
+    else:
+        crp = f.lab("crp", {"crp_mg_dL": "mg/dL", "crp_mg_L": "mg/L"})
+    x = phenoage.PhenoAgeInputs(
+        age=f.age(),
+        albumin_g_l=f.lab("albumin", {"albumin_g_L": "g/L", "albumin_g_dL": "g/dL"}),
+        creatinine_umol_l=f.lab("creatinine", {"creatinine_umol_L": "umol/L", "creatinine_mg_dL": "mg/dL"}),
+        glucose_mmol_l=f.lab("glucose", {"glucose_mmol_L": "mmol/L", "glucose_mg_dL": "mg/dL"}),
+        crp_mg_dl=crp,
+        lymphocyte_percent=f.lab("lymphocyte_percent", {"lymphocyte_percent": "%"}),
+        mcv_fl=f.lab("mcv", {"mcv_fL": "fL"}),
+        rdw_percent=f.lab("rdw", {"rdw_percent": "%"}),
+        alp_u_l=f.lab("alp", {"alp_U_L": "U/L"}),
+        wbc=f.lab("wbc", {"wbc_10e3_per_uL": "10*3/uL"}),
+    )
+    alt = load("phenoage")["constants"]["denominator_alternative"]
+    levine = phenoage.compute(x)
+    levine_alt = phenoage.compute(x, denominator=alt)
+    bioage = phenoage.compute(x, crp_transform="ln1p")
+    return {
+        "phenoage_levine_lncrp": round(levine.phenoage, 6),
+        "phenoage_levine_lncrp_den09165": round(levine_alt.phenoage, 6),
+        "phenoage_bioage_ln1pcrp": round(bioage.phenoage, 6),
+        "linear_predictor": round(levine.linear_predictor, 6),
+        "mortality_score": round(levine.mortality_score, 8),
+        "phenoage_den0090165": round(levine.phenoage, 6),
+        "phenoage_den009165": round(levine_alt.phenoage, 6),
+    }
+
+
+def _findrisc(f: _Fields) -> dict[str, Any]:
+    x = findrisc.FindriscInputs(
+        age=f.age(),
+        bmi=convert("bmi", f.number("bmi_kg_m2"), "kg/m2", "bmi_kg_m2").value,
+        waist_cm=convert("waist_circumference", f.number("waist_cm"), "cm", "waist_cm").value,
+        sex=f.choice("sex", ("female", "male")),  # type: ignore[arg-type]
+        physically_active=f.flag("physically_active_30min_daily"),
+        vegetables_daily=f.flag("vegetables_fruit_daily"),
+        antihypertensive=f.flag("antihypertensive_ever"),
+        high_glucose_history=f.flag("history_high_glucose"),
+        family_history=f.choice(  # type: ignore[arg-type]
+            "family_history_diabetes", ("none", "second_degree", "first_degree")
+        ),
+    )
+    total = findrisc.points(x)
+    return {"points": total, "category": findrisc.category(total)}
+
+
+_SCORERS = {"prevent": _prevent, "pce": _pce, "phenoage": _phenoage, "findrisc": _findrisc}
+
+
+def score_case(model: str, inputs: Mapping[str, Any], *, keys: Collection[str] | None = None) -> dict[str, Any]:
+    """Score one case's ``inputs`` with ``model``; the keys are those of the cases' ``expected`` objects.
+
+    ``keys`` narrows the output to (exactly) those keys, e.g. a case's own ``expected`` keys; an
+    unknown key is an error. A result outside the model's validated range is ``None``.
+    """
+    name = canonical_model(model)
+    if not isinstance(inputs, Mapping):
+        raise CaseInputError("must be a JSON object", location="inputs")
+    result = _SCORERS[name](_Fields(inputs))
+    if keys is None:
+        return result
+    unknown = [k for k in keys if k not in result]
+    if unknown:
+        raise CaseInputError(
+            f"model {name} has no output {', '.join(unknown)} (outputs: {', '.join(result)})", location="expected"
+        )
+    return {k: result[k] for k in keys}
