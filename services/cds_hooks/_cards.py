@@ -264,7 +264,7 @@ def suggestions_for(rec: Recommendation, draft: DraftMedication | None, patient_
                 actions=[Action(type="update", description=note, resource=_scaled_order(draft, pct, note))],
             )
         )
-    if rec.action == "avoid" and not rec.alternatives and delete:
+    if rec.action in ("avoid", "use-alternative") and not rec.alternatives and delete:
         out.append(Suggestion(label=f"Cancel the {drug} order", uuid=_uuid(), actions=[delete]))
     if out:
         out[0].isRecommended = True

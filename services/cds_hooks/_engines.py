@@ -1,8 +1,8 @@
 """The library functions the hook service calls (pgx, risk, ingest), gathered behind one seam.
 
 The service always uses the real functions; tests may pass an :class:`Engines` of their own to
-``create_app`` only to inject faults. Functions of a package that is not importable are ``None``
-and the service degrades (no PGx cards / no risk section) instead of failing.
+``create_app`` only to inject faults. ``build_twin`` is looked up at start (``None`` while ingest is
+not importable: the cold path then answers 503).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
+from services import pgx, risk
 from services.common.twin import GeneResult, RiskResult, Twin
 from services.pgx.models import Drug, DrugGuidance
 
@@ -44,9 +45,9 @@ class Engines:
     recommend: RecommendFn | None
     resolve_drug: Callable[[str], Drug | None] | None
     drugs_with_guidance: Callable[[], list[Drug]] | None
-    genes_for_drug: Callable[[Any], list[str]] | None
+    genes_for_drug: Callable[[Drug], list[str]] | None
     assess: Callable[[Twin], list[RiskResult]] | None
-    what_if: Callable[[Twin, Any], list[Any]] | None
+    what_if: Callable[[Twin, Mapping[str, float | bool | str]], list[risk.ScenarioDelta]] | None
     build_twin: BuildTwinFn | None
 
 
@@ -59,13 +60,13 @@ def _attr(module: str, name: str) -> Any:
 
 
 def load_engines() -> Engines:
-    """The real pgx, risk and ingest functions (``None`` for any not importable)."""
+    """The real pgx, risk and ingest functions."""
     return Engines(
-        recommend=cast("RecommendFn | None", _attr("services.pgx", "recommend")),
-        resolve_drug=_attr("services.pgx", "resolve_drug"),
-        drugs_with_guidance=_attr("services.pgx", "drugs_with_guidance"),
-        genes_for_drug=_attr("services.pgx", "genes_for_drug"),
-        assess=_attr("services.risk", "assess"),
-        what_if=_attr("services.risk", "what_if"),
+        recommend=pgx.recommend,
+        resolve_drug=pgx.resolve_drug,
+        drugs_with_guidance=pgx.drugs_with_guidance,
+        genes_for_drug=pgx.genes_for_drug,
+        assess=risk.assess,
+        what_if=risk.what_if,
         build_twin=cast("BuildTwinFn | None", _attr("services.ingest", "build_twin")),
     )

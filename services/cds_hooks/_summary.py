@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
+from services.common.errors import TwinRxError
 from services.common.logging import get_logger
 from services.common.twin import GeneResult, RiskResult, Twin
+from services.risk import ScenarioDelta
 
 from ._cards import _cell, _source_text, fit_summary
 from ._models import Card, Coding, Source
@@ -18,15 +20,7 @@ _NOT_ACTIONABLE: Final = ("normal", "extensive", "indeterminate", "uncertain", "
 TOPIC: Final = Coding(
     system="https://twinrx.dev/fhir/CodeSystem/cds-topic", code="digital-twin", display="Digital twin"
 )
-# Changes tried for the "what would lower the risk most" section (the risk engine's what-if vocabulary).
-WHAT_IF_CHANGES: Final[list[dict[str, Any]]] = [
-    {"systolic_bp": 120},
-    {"smoking": "never"},
-    {"statin": True},
-    {"total_cholesterol_percent": -20},
-    {"bmi": 25},
-    {"hba1c": 5.6},
-]
+WhatIf = Callable[[Twin, Mapping[str, float | bool | str]], list[ScenarioDelta]]
 
 
 def actionable_phenotypes(pgx: dict[str, GeneResult]) -> list[GeneResult]:
@@ -50,8 +44,10 @@ def format_value(result: RiskResult) -> str:
 
 
 def _label(result: RiskResult) -> str:
-    horizon = f", {result.horizon_years}-year" if result.horizon_years else ""
-    return f"{result.model.upper()} {result.outcome.replace('_', ' ')}{horizon}"
+    outcome = result.outcome.replace("_", " ")
+    has_horizon = any(ch.isdigit() for ch in outcome)
+    horizon = f", {result.horizon_years}-year" if result.horizon_years and not has_horizon else ""
+    return f"{result.model.upper()} {outcome}{horizon}"
 
 
 def _provenance(result: RiskResult) -> str:
@@ -64,34 +60,62 @@ def _provenance(result: RiskResult) -> str:
     return "; ".join(sources[:8]) + (" …" if len(sources) > 8 else "") if sources else "not recorded"
 
 
-def _what_if_rows(twin: Twin, what_if: Callable[[Twin, Any], list[Any]] | None) -> list[str]:
-    """Rows 'change -> outcome: before -> after (difference)', largest reductions first."""
+def scenario_changes(twin: Twin) -> list[dict[str, float | bool | str]]:
+    """The single changes worth trying for this twin (each a target a clinician could aim for)."""
+    changes: list[dict[str, float | bool | str]] = [{"statin": True}]
+    if twin.smoking == "current":
+        changes.append({"smoking": "former"})
+    targets = {"systolic_bp": 120.0, "total_cholesterol": 170.0, "bmi": 25.0, "hba1c": 5.6}
+    for name, target in targets.items():
+        lab = twin.labs.get(name)
+        if lab is not None and lab.unit in ("mm[Hg]", "mg/dL", "kg/m2", "%") and lab.value > target:
+            changes.append({name: target})
+    return changes
+
+
+def _delta_value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:.1f}%" if unit == "probability" else f"{value:.1f}"
+
+
+def what_if_rows(twin: Twin, what_if: WhatIf | None, limit: int = 5) -> list[str]:
+    """One row per change (its largest reduction): 'change | result | before -> after | difference'."""
     if what_if is None:
         return []
     rows: list[tuple[float, str]] = []
-    for change in WHAT_IF_CHANGES:
+    for change in scenario_changes(twin):
+        best: tuple[float, str] | None = None
         try:
             deltas = what_if(twin, change)
-        except Exception as exc:  # a scenario the engine cannot apply is skipped, not fatal
+        except TwinRxError as exc:  # a scenario the engine cannot apply is skipped, not fatal
             log.info("what_if_skipped", change=next(iter(change)), error=exc.__class__.__name__)
             continue
+        what = ", ".join(f"{k} → {'yes' if v is True else v}" for k, v in change.items())
         for delta in deltas:
-            diff = getattr(delta, "difference", None)
-            if not isinstance(diff, int | float) or diff >= 0:
+            if delta.difference is None or delta.difference >= 0:
                 continue
-            before, after = getattr(delta, "before", None), getattr(delta, "after", None)
-            what = ", ".join(f"{k} → {v}" for k, v in change.items())
-            outcome = f"{getattr(delta, 'model', '')} {getattr(delta, 'outcome', '')}".strip()
-            rows.append((float(diff), f"| {_cell(what)} | {_cell(outcome)} | {before} → {after} | {diff:+.3g} |"))
+            scale = 100.0 if delta.unit == "probability" else 1.0
+            diff = f"{delta.difference * scale:+.1f}{' points' if delta.unit == 'probability' else ''}"
+            result = f"{delta.model.upper()} {delta.outcome.replace('_', ' ')}"
+            row = (
+                delta.difference * scale,
+                f"| {_cell(what)} | {_cell(result)} | {_delta_value(delta.before, delta.unit)} → "
+                f"{_delta_value(delta.after, delta.unit)} | {diff} |",
+            )
+            if best is None or row[0] < best[0]:
+                best = row
+        if best is not None:
+            rows.append(best)
     rows.sort(key=lambda row: row[0])
-    return [row for _, row in rows[:5]]
+    return [row for _, row in rows[:limit]]
 
 
 def summary_card(
     twin: Twin,
     *,
     risks: list[RiskResult],
-    what_if: Callable[[Twin, Any], list[Any]] | None,
+    what_if: WhatIf | None,
     gene_drugs: dict[str, list[str]],
     origin: str,
 ) -> Card:
@@ -140,7 +164,7 @@ def summary_card(
                 f"**PhenoAge:** {pheno.value:.1f} y against chronological age {age:.0f} y "
                 f"({pheno.value - age:+.1f} y).",
             ]
-    rows = _what_if_rows(twin, what_if)
+    rows = what_if_rows(twin, what_if)
     if rows:
         lines += [
             "",
