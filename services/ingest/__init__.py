@@ -1,0 +1,54 @@
+"""Ingest: pull patients from EHR FHIR servers or local folders into twins, keep them current, write back.
+
+Public API (everything else is private)::
+
+    build_twin(server, patient_id, resources, *, work_dir=None, previous=None, fetch=None) -> BuildResult
+    scan_directory(path) -> ScanResult        mapping patient_id -> resources of a local folder
+    enqueue_directory(app, runtime, path, *, server=None) -> EnqueuedRun
+    enqueue_patients(app, runs, server, patient_ids, source) -> EnqueuedRun
+    wait_for_run(runs, run, *, timeout) -> RunSummary
+    sync_resources(store, server, patient_id, resources, ...) -> SyncOutcome
+
+Task names are in :mod:`services.ingest.names`; the Celery app is ``services.ingest.tasks.app``.
+"""
+
+from __future__ import annotations
+
+from ._build import BuildResult, build_twin, input_fingerprint
+from ._enqueue import EnqueuedRun, enqueue_directory, enqueue_patients, local_server, wait_for_run
+from ._local import ScanResult, scan_directory
+from ._runs import RunLog, RunSummary
+from ._runtime import Runtime, make_runtime, runtime
+from ._sync import SyncOutcome, normalise_server, sync_resources
+from .errors import AttachmentFetchError, MalformedResource, PatientNotFound, SourceError
+from .names import EXPORT_POPULATION, INCREMENTAL_SYNC, SYNC_CHUNK, SYNC_PATIENT, WRITE_BACK
+
+__all__ = [
+    "EXPORT_POPULATION",
+    "INCREMENTAL_SYNC",
+    "SYNC_CHUNK",
+    "SYNC_PATIENT",
+    "WRITE_BACK",
+    "AttachmentFetchError",
+    "BuildResult",
+    "EnqueuedRun",
+    "MalformedResource",
+    "PatientNotFound",
+    "RunLog",
+    "RunSummary",
+    "Runtime",
+    "ScanResult",
+    "SourceError",
+    "SyncOutcome",
+    "build_twin",
+    "enqueue_directory",
+    "enqueue_patients",
+    "input_fingerprint",
+    "local_server",
+    "make_runtime",
+    "normalise_server",
+    "runtime",
+    "scan_directory",
+    "sync_resources",
+    "wait_for_run",
+]

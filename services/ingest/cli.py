@@ -1,17 +1,174 @@
-"""CLI edge of services.ingest (filled in by its issue)."""
+"""CLI edge of services.ingest: ``twinrx ingest dir|patient|export|status``, ``twinrx worker``, ``twinrx beat``.
+
+Each command calls library functions and prints a progress bar and a summary (resources read,
+skipped with reasons, twins updated); errors are TwinRxErrors mapped to one line by ``services.cli``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from services.common.errors import ConfigError
+from services.common.logging import configure_logging
+from services.common.settings import get_settings
+
+from ._runs import RunSummary
 
 ingest_app = typer.Typer(no_args_is_help=True)
 
-
-def worker() -> None:
-    """Run a Celery worker."""
-    raise typer.Exit(1)
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for the workers.")]
+WaitOpt = Annotated[bool, typer.Option(help="Wait for the workers and print a summary.")]
 
 
-def beat() -> None:
-    """Run Celery beat."""
-    raise typer.Exit(1)
+def _require_broker() -> str:
+    url = get_settings().redis_url
+    if url is None:
+        raise ConfigError("set TWINRX_REDIS_URL to the Redis used as broker and twin store")
+    return url
+
+
+def _follow(run_id: str, expected: int, timeout: float) -> RunSummary:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ._runtime import runtime
+
+    runs = runtime().runs
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("syncing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as progress:
+        bar = progress.add_task("patients", total=expected)
+        while True:
+            summary = runs.summary(run_id)
+            progress.update(bar, completed=summary.done)
+            if summary.complete or time.monotonic() > deadline:
+                return summary
+            time.sleep(0.25)
+
+
+def _print_summary(summary: RunSummary) -> None:
+    typer.echo(
+        f"run {summary.run_id}: patients {summary.done}/{summary.expected}, resources read {summary.read}, "
+        f"twins updated {summary.updated}, unchanged {summary.statuses.get('unchanged', 0)}, "
+        f"failed {summary.failed}, skipped {summary.skipped}"
+    )
+    for reason, count in sorted(summary.skip_reasons.items(), key=lambda item: -item[1])[:20]:
+        typer.echo(f"  skipped {count:>6}  {reason}")
+    if not summary.complete:
+        raise typer.Exit(75)
+
+
+@ingest_app.command("dir")
+def ingest_dir(
+    path: Annotated[Path, typer.Argument(help="Folder of FHIR Bundles, resources or Bulk NDJSON files.")],
+    server: Annotated[str | None, typer.Option(help="Twin-store server key (default local:<folder>).")] = None,
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 3600.0,
+) -> None:
+    """Ingest a local folder: one task per chunk of patients."""
+    _require_broker()
+    from ._enqueue import enqueue_directory
+    from ._runtime import runtime
+    from .tasks import app
+
+    run = enqueue_directory(app, runtime(), path, server=server)
+    typer.echo(f"run {run.run_id}: {run.patients} patients in {run.tasks} tasks for {run.server}")
+    if wait:
+        _print_summary(_follow(run.run_id, run.patients, timeout))
+
+
+@ingest_app.command("patient")
+def ingest_patient(
+    patient_id: Annotated[str, typer.Argument(help="Patient id on the FHIR server.")],
+    server: Annotated[str, typer.Option(help="FHIR base URL.")],
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 600.0,
+) -> None:
+    """Sync one patient from a FHIR server."""
+    _require_broker()
+    from ._enqueue import enqueue_patients
+    from ._runtime import runtime
+    from .tasks import app
+
+    run = enqueue_patients(app, runtime().runs, server, [patient_id], {"kind": "rest", "base_url": server})
+    if wait:
+        _print_summary(_follow(run.run_id, run.patients, timeout))
+
+
+@ingest_app.command("export")
+def ingest_export(
+    server: Annotated[str, typer.Option(help="FHIR base URL.")],
+    since: Annotated[str | None, typer.Option(help="FHIR instant: only resources changed after it.")] = None,
+    group: Annotated[str | None, typer.Option(help="Group id (Group/[id]/$export).")] = None,
+    types: Annotated[str | None, typer.Option("--type", help="Comma-separated resource types.")] = None,
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 3600.0,
+) -> None:
+    """Bulk-export a population and sync every patient in it."""
+    _require_broker()
+    from ._population import export_population
+    from ._runtime import runtime
+    from .tasks import app
+
+    type_list = [t.strip() for t in types.split(",") if t.strip()] if types else None
+    result = export_population(runtime(), app, server, since=since, types=type_list, group=group)
+    typer.echo(
+        f"run {result['run']}: {result['patients']} patients in {result['tasks']} tasks; "
+        f"next --since {result['transaction_time']}"
+    )
+    if wait:
+        _print_summary(_follow(str(result["run"]), int(str(result["patients"])), timeout))
+
+
+@ingest_app.command("status")
+def ingest_status(run_id: Annotated[str, typer.Argument(help="Run id printed by an ingest command.")]) -> None:
+    """Print a run's summary."""
+    _require_broker()
+    from ._runtime import runtime
+
+    _print_summary(runtime().runs.summary(run_id))
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    pool: Annotated[str, typer.Option(help="Celery pool (prefork, solo, threads).")] = "prefork",
+) -> None:
+    """Run a Celery worker for the ingest tasks."""
+    _require_broker()
+    configure_logging(get_settings().log_level, json=get_settings().log_json)
+    from services.common.celery_app import QUEUE
+
+    from .tasks import app
+
+    app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--loglevel={loglevel.upper()}",
+            f"--pool={pool}",
+            f"--queues={QUEUE}",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname=twinrx-ingest@%h",
+        ]
+    )
+
+
+def beat(
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    schedule: Annotated[Path | None, typer.Option(help="Beat schedule file.")] = None,
+) -> None:
+    """Run Celery beat (the incremental sync schedule)."""
+    _require_broker()
+    configure_logging(get_settings().log_level, json=get_settings().log_json)
+    from .tasks import app
+
+    argv = ["beat", f"--loglevel={loglevel.upper()}"]
+    if schedule is not None:
+        argv.append(f"--schedule={schedule}")
+    app.start(argv)

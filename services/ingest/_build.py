@@ -1,0 +1,159 @@
+"""``build_twin``: FHIR resources of one patient in, a new (unsaved) Twin out.
+
+Resources are dispatched by type to the extractors; a malformed resource is reported by reference
+with a reason and skipped, and the rest of the patient still ingests. The input fingerprint covers
+every resource read (type/id/versionId, or a content hash when the source has no versions) and the
+compute engines, so an unchanged patient is a no-op against ``previous``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from services.common.twin import SkippedResource, SourceRef, Twin, fingerprint
+
+from . import _engines
+from ._attachments import Fetcher, extract_attachments
+from ._extract import (
+    Inputs,
+    extract_condition,
+    extract_medication,
+    extract_observation_values,
+    extract_patient,
+)
+from ._genomics import GenomicsState, extract_genomic, is_genomic, resolve
+from ._resource import Resource, check_identity, reference_of, version_of
+from .errors import MalformedResource
+
+
+@dataclass
+class BuildResult:
+    """A freshly built twin with what was read and skipped; ``changed`` is False when ``previous`` still holds."""
+
+    twin: Twin
+    read: int = 0
+    used: int = 0
+    skipped: list[SkippedResource] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    changed: bool = True
+
+
+def default_work_dir() -> Path:
+    """Where extracted VCFs go when the caller names no folder."""
+    return Path(tempfile.gettempdir()) / "twinrx-vcf"
+
+
+def _identity(resource: Resource) -> SourceRef:
+    version = version_of(resource)
+    if version is None:
+        version = "sha256:" + hashlib.sha256(orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    return SourceRef(resource_type=resource["resourceType"], id=resource["id"], version=version)
+
+
+def input_fingerprint(resources: Iterable[Resource]) -> str:
+    """Fingerprint of the resources (identity and version) and of the compute engines."""
+    refs = [_identity(r) for r in resources]
+    refs.append(SourceRef(resource_type="twinrx", id="engines", version=_engines.engines_tag()))
+    return fingerprint(refs)
+
+
+def build_twin(
+    server: str,
+    patient_id: str,
+    resources: Iterable[dict[str, object]],
+    *,
+    work_dir: Path | None = None,
+    previous: Twin | None = None,
+    fetch: Fetcher | None = None,
+) -> BuildResult:
+    """Extract twin inputs from one patient's FHIR resources, run pgx and risk, return the unsaved twin."""
+    skipped: list[SkippedResource] = []
+    valid: list[Resource] = []
+    counts: Counter[str] = Counter()
+    seen: set[str] = set()
+    for raw in resources:
+        try:
+            resource = check_identity(raw)
+        except MalformedResource as exc:
+            skipped.append(SkippedResource(reference=exc.reference, reason=exc.reason))
+            continue
+        key = f"{reference_of(resource)}/{version_of(resource) or ''}"
+        if key in seen:
+            continue
+        seen.add(key)
+        counts[resource["resourceType"]] += 1
+        valid.append(resource)
+    read = len(valid) + len(skipped)
+    digest = input_fingerprint(valid)
+    if previous is not None and previous.input_fingerprint == digest:
+        return BuildResult(
+            twin=previous, read=read, used=0, skipped=list(previous.skipped), counts=dict(counts), changed=False
+        )
+    inputs, genomics = _extract_all(patient_id, valid, work_dir or default_work_dir(), fetch, skipped)
+    twin = Twin(
+        server=server,
+        patient_id=patient_id,
+        version=previous.version if previous else 0,
+        input_fingerprint=digest,
+        demographics=inputs.demographics,
+        labs=inputs.labs,
+        conditions=inputs.conditions,
+        medications=inputs.medications,
+        smoking=inputs.smoking,
+        smoking_source=inputs.smoking_source,
+        genotype_inputs=inputs.genotype_inputs,
+        skipped=skipped,
+    )
+    pgx, pgx_errors = _engines.run_pgx(twin.genotype_inputs)
+    twin.pgx = pgx
+    twin.risk, risk_errors = _engines.run_risk(twin)
+    for reference, reason in pgx_errors + risk_errors:
+        skipped.append(SkippedResource(reference=reference, reason=reason))
+    twin.skipped = skipped
+    used = len(inputs.used | genomics.used)
+    return BuildResult(twin=twin, read=read, used=used, skipped=skipped, counts=dict(counts), changed=True)
+
+
+def _extract_all(
+    patient_id: str, resources: list[Resource], work_dir: Path, fetch: Fetcher | None, skipped: list[SkippedResource]
+) -> tuple[Inputs, GenomicsState]:
+    inputs = Inputs()
+    genomics = GenomicsState()
+    index = {reference_of(r): r for r in resources}
+    for resource in resources:
+        rtype = resource["resourceType"]
+        try:
+            if rtype == "Patient":
+                if resource["id"] == patient_id:
+                    extract_patient(resource, inputs)
+            elif rtype == "Observation":
+                if is_genomic(resource):
+                    extract_genomic(resource, genomics)
+                else:
+                    extract_observation_values(resource, inputs)
+            elif rtype == "Condition":
+                extract_condition(resource, inputs)
+            elif rtype in ("MedicationRequest", "MedicationStatement"):
+                extract_medication(resource, inputs, index)
+            elif rtype in ("DocumentReference", "DiagnosticReport"):
+                found = extract_attachments(resource, work_dir, fetch)
+                if found:
+                    genomics.files.extend(found)
+                    genomics.used.add(reference_of(resource))
+        except MalformedResource as exc:
+            skipped.append(SkippedResource(reference=exc.reference, reason=exc.reason))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            skipped.append(
+                SkippedResource(reference=reference_of(resource), reason=f"unreadable ({exc.__class__.__name__})")
+            )
+    late: list[tuple[str, str]] = []
+    inputs.genotype_inputs = resolve(genomics, late)
+    skipped.extend(SkippedResource(reference=ref, reason=reason) for ref, reason in late)
+    return inputs, genomics

@@ -1,0 +1,75 @@
+"""Enqueue ingest work and follow it: the functions behind ``twinrx ingest`` (and the demo).
+
+``enqueue_directory`` spools a local folder into chunks of patients and sends one
+``twinrx.ingest.sync_chunk`` per chunk; ``enqueue_patients`` sends one ``twinrx.ingest.sync_patient`` per
+patient. Both start a run record, so ``RunLog.wait`` (or :func:`wait_for_run`) can follow progress
+without Celery result backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.common.twin import SkippedResource
+
+from ._runs import RunLog, RunSummary, new_run_id
+from ._runtime import Runtime
+from ._spool import spool_directory
+from ._sync import normalise_server
+from .names import SYNC_CHUNK, SYNC_PATIENT
+
+
+@dataclass
+class EnqueuedRun:
+    """A run that was sent to the workers."""
+
+    run_id: str
+    server: str
+    patients: int
+    tasks: int
+    spool_dir: Path | None = None
+    skipped: list[SkippedResource] = field(default_factory=list)
+
+
+def local_server(path: Path | str) -> str:
+    """Default twin-store server key of a local folder: ``local:<folder name>``."""
+    return f"local:{Path(path).resolve().name}"
+
+
+def enqueue_directory(
+    app: Any, rt: Runtime, path: Path | str, *, server: str | None = None, patients_per_chunk: int | None = None
+) -> EnqueuedRun:
+    """Spool ``path`` into chunks and send one sync_chunk task per chunk; returns the run."""
+    folder = Path(path)
+    key = normalise_server(server or local_server(folder))
+    run_id = new_run_id()
+    spool = rt.spool_dir / run_id
+    per_chunk = patients_per_chunk or rt.settings.ingest_chunk_patients
+    result = spool_directory(folder, spool, patients_per_chunk=per_chunk)
+    rt.runs.start(run_id, len(result.patients), scan_skipped=len(result.skipped))
+    for chunk in result.chunks:
+        app.send_task(SYNC_CHUNK, kwargs={"server": key, "source": {"kind": "bulk", "path": str(chunk), "run": run_id}})
+    return EnqueuedRun(run_id, key, len(result.patients), len(result.chunks), spool, result.skipped)
+
+
+def enqueue_patients(
+    app: Any, runs: RunLog, server: str, patient_ids: Iterable[str], source: dict[str, Any]
+) -> EnqueuedRun:
+    """Send one sync_patient task per patient with ``source`` (its ``run`` is set here)."""
+    ids = list(dict.fromkeys(patient_ids))
+    key = normalise_server(server)
+    run_id = new_run_id()
+    runs.start(run_id, len(ids))
+    for patient_id in ids:
+        app.send_task(
+            SYNC_PATIENT, kwargs={"server": key, "patient_id": patient_id, "source": {**source, "run": run_id}}
+        )
+    return EnqueuedRun(run_id, key, len(ids), len(ids))
+
+
+def wait_for_run(runs: RunLog, run: EnqueuedRun, *, timeout: float) -> RunSummary:
+    """Wait until every patient of ``run`` has an outcome (or ``timeout`` seconds)."""
+    return runs.wait(run.run_id, timeout=timeout)

@@ -1,0 +1,123 @@
+"""The work behind each Celery task, as plain functions of a :class:`Runtime` (testable without Celery).
+
+Errors: transient ones (``TransientUpstreamError``, ``StoreError``) propagate for the task edge to
+retry; permanent ones are recorded as the patient's ``failed`` outcome in the run and returned.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from services.common.errors import StoreError, TransientUpstreamError, TwinRxError
+from services.common.logging import get_logger, patient_ref
+
+from ._runtime import Runtime
+from ._sources import PatientData, loader_for, validate_source
+from ._spool import read_chunk
+from ._sync import normalise_server, sync_resources
+
+log = get_logger(__name__)
+
+RETRYABLE: tuple[type[Exception], ...] = (TransientUpstreamError, StoreError)
+
+
+def _failed(reason: str) -> dict[str, object]:
+    return {"status": "failed", "version": 0, "read": 0, "skipped": [], "reason": reason}
+
+
+def rest_loader(rt: Runtime) -> Any:
+    """The REST patient loader (imported lazily: it needs the FHIR client)."""
+    from ._rest import rest_patient_loader
+
+    return rest_patient_loader(rt.settings)
+
+
+def sync_patient_job(rt: Runtime, server: str, patient_id: str, source: dict[str, Any]) -> dict[str, object]:
+    """Sync one patient from ``source``; returns the outcome (also recorded in the source's run)."""
+    server = normalise_server(server)
+    tag = patient_ref(server, patient_id)
+    run_id = source.get("run") if isinstance(source, dict) else None
+    try:
+        checked = validate_source(source)
+        load = loader_for(checked, patient_id, rest_loader(rt) if checked["kind"] == "rest" else None)
+        data: list[PatientData] = []
+
+        def resources() -> list[dict[str, Any]]:
+            data[:] = [load()]
+            return data[0].resources
+
+        def fetch(url: str) -> bytes:
+            if not data or data[0].fetch is None:
+                raise TransientUpstreamError("attachment fetcher unavailable")
+            return data[0].fetch(url)
+
+        outcome = sync_resources(rt.store, server, patient_id, resources, work_dir=rt.vcf_dir, fetch=fetch)
+    except RETRYABLE:
+        raise
+    except TwinRxError as exc:
+        log.warning("sync_failed", patient=tag, error=exc.__class__.__name__, reason=exc.message)
+        result = _failed(exc.message)
+        if isinstance(run_id, str):
+            rt.runs.record(run_id, patient_id, result)
+        return result
+    log.info("sync_done", patient=tag, status=outcome.status, read=outcome.read, skipped=len(outcome.skipped))
+    result = outcome.as_dict()
+    if isinstance(run_id, str):
+        rt.runs.record(run_id, patient_id, result)
+    return result
+
+
+def record_failure(rt: Runtime, source: object, patient_id: str | None, reason: str) -> None:
+    """Record a failure that ended the retries, so a waiting run does not hang."""
+    run_id = source.get("run") if isinstance(source, dict) else None
+    if isinstance(run_id, str) and patient_id is not None:
+        rt.runs.record(run_id, patient_id, _failed(reason))
+
+
+def sync_chunk_job(rt: Runtime, server: str, source: dict[str, Any]) -> dict[str, object]:
+    """Sync every patient of a spooled chunk; returns counts by status."""
+    server = normalise_server(server)
+    checked = validate_source(source)
+    run_id = checked.get("run")
+    patients, bad_lines = read_chunk(Path(checked["path"]))
+    counts: dict[str, int] = {}
+    for patient_id, resources in patients.items():
+        try:
+            outcome = sync_resources(rt.store, server, patient_id, resources, work_dir=rt.vcf_dir)
+            result = outcome.as_dict()
+        except RETRYABLE:
+            raise
+        except TwinRxError as exc:
+            log.warning("sync_failed", patient=patient_ref(server, patient_id), error=exc.__class__.__name__)
+            result = _failed(exc.message)
+        counts[str(result["status"])] = counts.get(str(result["status"]), 0) + 1
+        if isinstance(run_id, str):
+            rt.runs.record(run_id, patient_id, result)
+    if bad_lines:
+        counts["bad_lines"] = len(bad_lines)
+    log.info("chunk_done", chunk=Path(checked["path"]).name, **counts)
+    return {"patients": len(patients), **counts}
+
+
+def export_population_job(
+    rt: Runtime, app: Any, server: str, *, since: str | None, types: list[str] | None, group: str | None
+) -> dict[str, object]:
+    """Bulk $export of a population, spooled into chunks and fanned out."""
+    from ._population import export_population
+
+    return export_population(rt, app, server, since=since, types=types, group=group)
+
+
+def incremental_job(rt: Runtime, app: Any, server: str | None) -> dict[str, object]:
+    """Incremental `_lastUpdated` sync of one server (or every configured server)."""
+    from ._incremental import incremental_sync
+
+    return incremental_sync(rt, app, server)
+
+
+def write_back_job(rt: Runtime, server: str, patient_id: str) -> dict[str, object]:
+    """Write the twin's results back to the EHR."""
+    from ._writeback import write_back_patient
+
+    return write_back_patient(rt, server, patient_id)

@@ -1,0 +1,110 @@
+"""Run records in Redis: which patients of an ingest run are done, and with what outcome.
+
+A run is a Redis hash ``twinrx:ingest:run:<id>`` (patient id -> JSON outcome) plus a small meta hash.
+Writes are idempotent (a redelivered task overwrites its own field), so counts stay exact when a
+worker dies mid-run. The CLI and the demo wait on these records instead of on Celery results.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import orjson
+import redis
+
+from services.common.errors import TransientUpstreamError
+
+_PREFIX = "twinrx:ingest:run:"
+_TTL_SECONDS = 7 * 24 * 3600
+
+
+def new_run_id() -> str:
+    """A fresh run id."""
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class RunSummary:
+    """Aggregate of a run: patients expected and done, resources read, twins updated, skipped reasons."""
+
+    run_id: str
+    expected: int
+    done: int = 0
+    read: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """All expected patients have an outcome."""
+        return self.done >= self.expected
+
+    @property
+    def updated(self) -> int:
+        """Twins created or changed."""
+        return self.statuses.get("created", 0) + self.statuses.get("updated", 0)
+
+
+class RunLog:
+    """Read and write run records."""
+
+    def __init__(self, client: redis.Redis[bytes]) -> None:
+        self._redis = client
+
+    def start(self, run_id: str, expected: int, *, scan_skipped: int = 0) -> None:
+        """Declare a run, how many patients it covers and how many records its scan could not read."""
+        meta = f"{_PREFIX}{run_id}:meta"
+        self._redis.hset(meta, mapping={"expected": expected, "scan_skipped": scan_skipped})
+        self._redis.expire(meta, _TTL_SECONDS)
+
+    def add_expected(self, run_id: str, count: int) -> None:
+        """Grow a run (export fan-out learns its size as it goes)."""
+        meta = f"{_PREFIX}{run_id}:meta"
+        self._redis.hincrby(meta, "expected", count)
+        self._redis.expire(meta, _TTL_SECONDS)
+
+    def record(self, run_id: str, patient_id: str, outcome: dict[str, object]) -> None:
+        """Store one patient's outcome (idempotent)."""
+        key = f"{_PREFIX}{run_id}"
+        try:
+            self._redis.hset(key, patient_id, orjson.dumps(outcome))
+            self._redis.expire(key, _TTL_SECONDS)
+        except redis.RedisError as exc:
+            raise TransientUpstreamError(f"run log unavailable: {exc.__class__.__name__}") from exc
+
+    def summary(self, run_id: str) -> RunSummary:
+        """The run's aggregate so far."""
+        meta = self._redis.hgetall(f"{_PREFIX}{run_id}:meta")
+        expected = int(meta.get(b"expected", b"0"))
+        summary = RunSummary(run_id=run_id, expected=expected)
+        statuses: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        # Records the scan could not parse were read too; they count as read and skipped.
+        summary.skipped = summary.read = int(meta.get(b"scan_skipped", b"0"))
+        for _, raw in self._redis.hscan_iter(f"{_PREFIX}{run_id}", count=1000):
+            outcome = orjson.loads(raw)
+            summary.done += 1
+            statuses[str(outcome.get("status"))] += 1
+            summary.read += int(outcome.get("read", 0))
+            for skipped in outcome.get("skipped", []):
+                summary.skipped += 1
+                reasons[str(skipped.get("reason"))] += 1
+            if outcome.get("status") == "failed":
+                summary.failed += 1
+        summary.statuses = dict(statuses)
+        summary.skip_reasons = dict(reasons)
+        return summary
+
+    def wait(self, run_id: str, *, timeout: float, poll: float = 0.2) -> RunSummary:
+        """Poll until the run is complete or ``timeout`` seconds pass; returns the last summary."""
+        deadline = time.monotonic() + timeout
+        while True:
+            summary = self.summary(run_id)
+            if summary.complete or time.monotonic() >= deadline:
+                return summary
+            time.sleep(poll)

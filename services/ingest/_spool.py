@@ -1,0 +1,178 @@
+"""Spool files: a population split into chunks of patients, one task per chunk.
+
+A chunk file holds one resource per line, prefixed with its patient id and a tab
+(``<patient>\\t<resource JSON>``; shared resources such as Medication have an empty prefix), so a
+worker reads only its chunk and never re-resolves references. Compact Bulk NDJSON lines are routed
+to a chunk without a full parse when their ``subject``/``patient`` reference is found by a byte
+search; anything else is parsed with orjson.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from services.common.twin import SkippedResource
+
+from ._local import iter_file, source_files
+from ._refs import patient_target, split_reference
+from ._resource import Resource
+
+_FAST_KEYS = (b'"subject":{"reference":"', b'"patient":{"reference":"')
+
+
+@dataclass
+class SpoolResult:
+    """Chunk files written, patients routed, records read and the ones that could not be read."""
+
+    chunks: list[Path] = field(default_factory=list)
+    patients: set[str] = field(default_factory=set)
+    read: int = 0
+    skipped: list[SkippedResource] = field(default_factory=list)
+
+
+def fast_patient(line: bytes) -> str | None:
+    """The patient id of a compact NDJSON line found by byte search, or None to fall back to parsing."""
+    if b'"resourceType":"Patient"' in line[:64]:
+        return None
+    for key in _FAST_KEYS:
+        start = line.find(key)
+        if start < 0:
+            continue
+        start += len(key)
+        end = line.find(b'"', start)
+        if end < 0:
+            return None
+        target = split_reference(line[start:end].decode())
+        if target is not None and target[0] in (None, "Patient"):
+            return target[1]
+        return None
+    return None
+
+
+def estimate_patients(files: Iterable[Path]) -> int:
+    """Patients in a folder: lines of Patient NDJSON files plus one per JSON file (a Bundle per patient)."""
+    total = 0
+    for file in files:
+        if file.suffix == ".json":
+            total += 1
+        elif file.name.startswith("Patient"):
+            with file.open("rb") as handle:
+                total += sum(1 for line in handle if line.strip())
+    return max(total, 1)
+
+
+class _Writer:
+    def __init__(self, out_dir: Path, partitions: int, stack: ExitStack) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.paths = [out_dir / f"chunk-{i:05d}.ndjson" for i in range(partitions)]
+        self._handles: list[BinaryIO] = [stack.enter_context(p.open("wb")) for p in self.paths]
+        self._shared: BinaryIO = stack.enter_context((out_dir / "shared.ndjson").open("wb"))
+
+    def write(self, patient_id: str | None, line: bytes) -> None:
+        body = line.rstrip(b"\r\n")
+        if patient_id is None:
+            self._shared.write(b"\t" + body + b"\n")
+            return
+        index = zlib.crc32(patient_id.encode()) % len(self._handles)
+        self._handles[index].write(patient_id.encode() + b"\t" + body + b"\n")
+
+
+def spool_files(files: list[Path], out_dir: Path, *, patients_per_chunk: int) -> SpoolResult:
+    """Split ``files`` (NDJSON, Bundles, resources) into chunk files of about ``patients_per_chunk`` patients."""
+    partitions = max(1, math.ceil(estimate_patients(files) / patients_per_chunk))
+    result = SpoolResult()
+    with ExitStack() as stack:
+        writer = _Writer(out_dir, partitions, stack)
+        for file in files:
+            if file.suffix == ".ndjson":
+                _spool_ndjson(file, writer, result)
+                continue
+            for item in iter_file(file):
+                if isinstance(item, SkippedResource):
+                    result.skipped.append(item)
+                    continue
+                resource, patient_id = item
+                result.read += 1
+                if patient_id is not None:
+                    result.patients.add(patient_id)
+                writer.write(patient_id, orjson.dumps(resource))
+    result.chunks = [p for p in writer.paths if p.stat().st_size > 0]
+    return result
+
+
+def _spool_ndjson(file: Path, writer: _Writer, result: SpoolResult) -> None:
+    with file.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            patient_id = fast_patient(line)
+            if patient_id is None:
+                try:
+                    resource = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    result.skipped.append(
+                        SkippedResource(reference=f"{file.name}:{number}", reason="invalid JSON line (truncated?)")
+                    )
+                    continue
+                if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                    result.skipped.append(SkippedResource(reference=f"{file.name}:{number}", reason="not a resource"))
+                    continue
+                patient_id = patient_target(resource)
+            result.read += 1
+            if patient_id is not None:
+                result.patients.add(patient_id)
+            writer.write(patient_id, line)
+
+
+def spool_directory(path: Path, out_dir: Path, *, patients_per_chunk: int) -> SpoolResult:
+    """Split a local folder into chunk files (see :func:`spool_files`)."""
+    return spool_files(source_files(path), out_dir, patients_per_chunk=patients_per_chunk)
+
+
+def iter_chunk(path: Path) -> Iterator[tuple[str, bytes]]:
+    """``(patient_id, raw JSON)`` of each line of a chunk file (patient id empty for shared lines)."""
+    with path.open("rb") as handle:
+        for line in handle:
+            patient, _, body = line.partition(b"\t")
+            if body.strip():
+                yield patient.decode(), body
+
+
+def read_chunk(path: Path) -> tuple[dict[str, list[Resource]], list[SkippedResource]]:
+    """Resources of each patient in a chunk file, with shared Medications attached; lines that fail to parse."""
+    patients: dict[str, list[Resource]] = {}
+    shared: dict[str, Resource] = {}
+    skipped: list[SkippedResource] = []
+    sources = [path]
+    shared_file = path.with_name("shared.ndjson")
+    if shared_file.exists() and shared_file != path:
+        sources.append(shared_file)
+    for source in sources:
+        for number, (patient_id, body) in enumerate(iter_chunk(source), start=1):
+            try:
+                resource = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                skipped.append(SkippedResource(reference=f"{source.name}:{number}", reason="invalid JSON line"))
+                continue
+            if patient_id:
+                patients.setdefault(patient_id, []).append(resource)
+            elif isinstance(resource, dict) and resource.get("resourceType") == "Medication":
+                shared[f"Medication/{resource.get('id')}"] = resource
+    if shared:
+        for resources in patients.values():
+            resources.extend(shared.values())
+    return patients, skipped
+
+
+def chunk_patient(path: Path, patient_id: str) -> list[Resource]:
+    """One patient's resources from a chunk file."""
+    patients, _ = read_chunk(path)
+    return patients.get(patient_id, [])

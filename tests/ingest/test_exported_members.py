@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import types
+
+import services.ingest as ingest
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(ingest).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType) and name != "annotations"
+    }
+    assert set(ingest.__all__) == public
+
+
+def test_task_names_are_the_contract() -> None:
+    assert ingest.SYNC_PATIENT == "twinrx.ingest.sync_patient"
+    assert ingest.EXPORT_POPULATION == "twinrx.ingest.export_population"
+    assert ingest.INCREMENTAL_SYNC == "twinrx.ingest.incremental_sync"
+    assert ingest.WRITE_BACK == "twinrx.ingest.write_back"
+    from services.ingest.tasks import app
+
+    assert {ingest.SYNC_PATIENT, ingest.SYNC_CHUNK, ingest.EXPORT_POPULATION, ingest.WRITE_BACK} <= set(app.tasks)
