@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,3 +109,13 @@ def selects(selector: Obj, labels: dict[str, str]) -> bool:
 def pod_labels(workload: Obj) -> dict[str, str]:
     labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
     return labels
+
+
+def config_doc() -> types.ModuleType:
+    """``scripts/gen_config_doc.py`` as a module (scripts/ is not a package)."""
+    path = REPO / "scripts" / "gen_config_doc.py"
+    spec = importlib.util.spec_from_file_location("gen_config_doc", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

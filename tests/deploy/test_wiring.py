@@ -7,7 +7,7 @@ import pytest
 from services.common.celery_app import QUEUE
 from services.common.settings import Settings
 
-from ._k8s import EXTERNAL_SECRETS, Manifests, Obj, pod_labels, selects
+from ._k8s import EXTERNAL_SECRETS, Manifests, Obj, config_doc, pod_labels, selects
 
 
 def _deployment_names(m: Manifests) -> set[str]:
@@ -128,17 +128,15 @@ def test_dev_generates_every_secret_key_it_reads(dev: Manifests) -> None:
     assert set(redis["data"]) == EXTERNAL_SECRETS["twinrx-redis"]
 
 
-CREDENTIAL_FIELDS = {"redis_url"}
-
-
 def test_configmap_holds_only_real_non_secret_settings(overlay: Manifests) -> None:
     fields = Settings.model_fields
+    is_secret = config_doc()._is_secret
+    assert is_secret("redis_url", fields["redis_url"]) and is_secret("smart_private_key", fields["smart_private_key"])
     for key in overlay.config():
         assert key.startswith("TWINRX_"), key
         name = key.removeprefix("TWINRX_").lower()
         assert name in fields, f"{key} is not a Settings field"
-        assert name not in CREDENTIAL_FIELDS
-        assert "SecretStr" not in str(fields[name].annotation), f"{key} is a secret"
+        assert not is_secret(name, fields[name]), f"{key} is a credential: set it from a Secret"
 
 
 def test_configmap_values_load_into_settings(overlay: Manifests, monkeypatch: pytest.MonkeyPatch) -> None:
