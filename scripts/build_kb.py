@@ -99,7 +99,7 @@ def build_alleles(pgx: Path, out: Path) -> dict[str, str]:
     for gene in CALLABLE_GENES:
         d = _load(pgx / "pharmcat-definitions" / f"{gene}_translation.json")
         ex = exemptions.get(gene, {})
-        ignored_positions = [p["position"] for p in ex.get("ignoredPositions", [])]
+        ignored_positions = [[p["position"], p["ref"]] for p in ex.get("ignoredPositions", [])]
         alleles = [
             {
                 "name": a["name"],
@@ -122,6 +122,7 @@ def build_alleles(pgx: Path, out: Path) -> dict[str, str]:
                 "ignored_positions": ignored_positions,
                 "extra_positions": [_variant(v) for v in ex.get("extraPositions", [])],
                 "unphased_priorities": ex.get("unphasedDiplotypePriorities", []),
+                "suballeles": d.get("suballelesMap") or {},
             },
         )
         versions[gene] = d["version"]

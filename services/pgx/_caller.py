@@ -8,13 +8,15 @@ from typing import Any
 
 from services.common.twin import GeneResult, SourceRef
 from services.pgx import _kb
-from services.pgx._lowest import lowest_phenotype, match_lowest
+from services.pgx._lowest import heterozygous_display, lowest_phenotype, match_lowest
 from services.pgx._matcher import match_gene
 from services.pgx._outside import read_outside_calls
-from services.pgx._phenotype import LOWEST_FUNCTION_GENES, Phenotype, phenotype_of
+from services.pgx._phenotype import LOWEST_FUNCTION_GENES, Phenotype, phenotype_of, split_diplotype
 from services.pgx._vcf import SiteCall, read_vcf
 
 NO_CALL = "(no call)"
+CFTR_REFERENCE = "ivacaftor non-responsive CFTR sequence"
+RS4149056 = "rs4149056"
 NOT_CALLED = "(not called by matcher)"
 
 
@@ -31,7 +33,7 @@ class CallReport:
         """The diplotype list in expected.tsv's form (``(no call)`` / ``(not called by matcher)`` explicit)."""
         result = self.samples[sample][gene]
         if result.diplotypes:
-            return list(result.diplotypes)
+            return [display_name(gene, d) for d in result.diplotypes]
         return [NOT_CALLED] if gene in self.not_called.get(sample, set()) else [NO_CALL]
 
     def to_json(self) -> dict[str, Any]:
@@ -73,14 +75,43 @@ class CallReport:
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
-def call_gene(gene: str, calls: dict[int, SiteCall], source: SourceRef | None = None) -> tuple[GeneResult, bool]:
+def display_name(gene: str, diplotype: str) -> str:
+    """PharmCAT's report spelling: CFTR's reference sequence is shown as ``Reference``."""
+    if gene == "CFTR":
+        return "/".join("Reference" if p == CFTR_REFERENCE else p for p in split_diplotype(diplotype))
+    return diplotype
+
+
+def _slco1b1_fallback(calls: dict[int, SiteCall], result: GeneResult) -> bool:
+    """SLCO1B1 without a star-allele call: phenotype from rs4149056 alone (PharmCAT's rule)."""
+    variants = _kb.definition("SLCO1B1")["variants"]
+    index = next((i for i, v in enumerate(variants) if v["rsid"] == RS4149056), None)
+    call = calls.get(index) if index is not None else None
+    if call is None or len(call.alleles) != 2 or None in call.alleles:
+        return False
+    ref = variants[index]["ref"] if index is not None else ""
+    star = {ref: "*1", **dict.fromkeys(variants[index]["alts"], "*5")} if index is not None else {}
+    if not all(a in star for a in call.alleles):
+        return False
+    pheno = phenotype_of("SLCO1B1", ["/".join(sorted(star[a or ""] for a in call.alleles))])
+    result.diplotypes = ["Unknown/Unknown"]
+    result.phenotype, result.activity_score, result.lookup_key = pheno.phenotype, None, pheno.lookup_key
+    result.warnings.append("star alleles not called: phenotype from the rs4149056 genotype only")
+    return True
+
+
+def call_gene(
+    gene: str, calls: dict[int, SiteCall], source: SourceRef | None = None, *, all_matches: bool = False
+) -> tuple[GeneResult, bool]:
     """One gene's GeneResult from its site calls; the flag is False when the matcher did not call it."""
     definition = _kb.definition(gene)
     if gene in LOWEST_FUNCTION_GENES:
         match, groups = match_lowest(gene, definition, calls)
         pheno = lowest_phenotype(gene, groups) if match.called else Phenotype()
     else:
-        match = match_gene(gene, definition, calls)
+        match = match_gene(gene, definition, calls, all_matches=all_matches)
+        if gene == "CACNA1S" and match.diplotypes:
+            match.diplotypes = [heterozygous_display(d) for d in match.diplotypes]
         pheno = phenotype_of(gene, match.diplotypes) if match.called else Phenotype()
     result = GeneResult(
         gene=gene,
@@ -93,10 +124,14 @@ def call_gene(gene: str, calls: dict[int, SiteCall], source: SourceRef | None = 
         warnings=match.warnings + pheno.warnings,
         source=source,
     )
+    if gene == "SLCO1B1" and not match.called and _slco1b1_fallback(calls, result):
+        return result, True
     return result, match.called
 
 
-def call_vcf(path: Path, *, sample: str | None = None, outside_calls: Path | None = None) -> CallReport:
+def call_vcf(
+    path: Path, *, sample: str | None = None, outside_calls: Path | None = None, all_matches: bool = False
+) -> CallReport:
     """Call every VCF-callable gene for each sample (or ``sample``); outside calls override their genes."""
     data = read_vcf(path, sample=sample)
     source = SourceRef(resource_type="VCF", id=path.name)
@@ -106,14 +141,17 @@ def call_vcf(path: Path, *, sample: str | None = None, outside_calls: Path | Non
         genes: dict[str, GeneResult] = {}
         not_called: set[str] = set()
         for gene in _kb.callable_genes():
-            result, called = call_gene(gene, data.calls[name].get(gene, {}), source)
+            result, called = call_gene(gene, data.calls[name].get(gene, {}), source, all_matches=all_matches)
             result.warnings.extend(data.warnings.get(gene, []))
             genes[gene] = result
             if not called:
                 not_called.add(gene)
         for call in outside:
             genes[call.gene] = call.model_copy(deep=True)
-            not_called.discard(call.gene)
+            if call.diplotypes:
+                not_called.discard(call.gene)
+            else:
+                not_called.add(call.gene)
         report.samples[name] = genes
         report.not_called[name] = not_called
     return report

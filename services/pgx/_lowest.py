@@ -14,28 +14,50 @@ from __future__ import annotations
 from typing import Any
 
 from services.pgx._matcher import Allele, Match, named_alleles, natural_key, order_pair, phase_blocks, prepare
-from services.pgx._phenotype import Phenotype, allele_activity, allele_function, lookup_row
+from services.pgx._phenotype import Phenotype, allele_activity, allele_function, lookup_row, split_diplotype
 from services.pgx._vcf import SiteCall
 
 HETEROZYGOUS_DISPLAY = frozenset({"RYR1", "CACNA1S"})
+COMBINATION_GENES = frozenset({"DPYD", "RYR1"})
 
 
-def _variant_constraints(allele: Allele, reference: dict[int, str]) -> set[tuple[int, str]]:
-    return {(i, next(iter(allowed))) for i, allowed in allele.constraints if reference.get(i) not in allowed}
+def _observed(
+    allele: Allele, strands: list[dict[int, str | None]], reference: dict[int, str]
+) -> tuple[frozenset[tuple[int, str]], int] | None:
+    """(variant bases seen, defining positions unobserved) if ``allele`` fits the strands, else None."""
+    variant: set[tuple[int, str]] = set()
+    unobserved = 0
+    for i, allowed in allele.constraints:
+        seen = {a for s in strands if (a := s.get(i)) is not None}
+        if not seen:
+            unobserved += 1
+            continue
+        hit = seen & allowed
+        if not hit:
+            return None
+        if reference.get(i) not in allowed:
+            variant.add((i, next(iter(hit))))
+    if not variant:
+        return None
+    return frozenset(variant), unobserved
 
 
-def _found(alleles: list[Allele], strand_sets: list[dict[int, set[str]]], reference: dict[int, str]) -> list[Allele]:
-    """Non-reference alleles whose variant bases are all present, minus those contained in another."""
+def _found(alleles: list[Allele], strands: list[dict[int, str | None]], reference: dict[int, str]) -> list[Allele]:
+    """Variant alleles that fit, minus those contained in another (equal ones: the fully observed wins)."""
     hits = []
     for a in alleles:
         if a.reference:
             continue
-        variant = _variant_constraints(a, reference)
-        if not variant:
+        seen = _observed(a, strands, reference)
+        if seen is not None:
+            hits.append((a, seen[0], seen[1]))
+    keep = []
+    for a, variant, unobserved in hits:
+        if any(variant < other for _, other, _ in hits):
             continue
-        if all(any(strand.get(i, set()) & allowed for strand in strand_sets) for i, allowed in a.constraints):
-            hits.append((a, variant))
-    keep = [a for a, v in hits if not any(v < other for _, other in hits)]
+        if any(variant == other and u < unobserved for _, other, u in hits):
+            continue
+        keep.append(a)
     return sorted(keep, key=lambda a: natural_key(a.name))
 
 
@@ -50,36 +72,48 @@ def _strand_name(found: list[Allele]) -> str:
 def match_lowest(gene: str, definition: dict[str, Any], calls: dict[int, SiteCall]) -> tuple[Match, list[list[str]]]:
     """The match and, per strand or listed variant, the allele names (for the phenotype)."""
     match = Match()
-    usable = prepare(gene, definition, calls, match)
+    usable = prepare(gene, definition, calls, match, keep_partial=True)
     if not usable:
         match.called = False
         match.warnings.append("no genotype at any defining position")
         return match, []
-    alleles = named_alleles(definition, set(usable))
+    alleles = named_alleles(definition, set(usable), blanks_are_reference=False)
     reference = {i: definition["variants"][i]["ref"] for i in usable}
     blocks = phase_blocks(usable)
     if len(blocks) <= 1:
         strands = [{i: c.alleles[0] for i, c in usable.items()}, {i: c.alleles[-1] for i, c in usable.items()}]
-        found = [_found(alleles, [{i: {a} for i, a in s.items()}], reference) for s in strands]
+        found = [_found(alleles, [s], reference) for s in strands]
         names = [_strand_name(f) for f in found]
-        if gene in HETEROZYGOUS_DISPLAY and names.count("Reference") == 1:
-            match.diplotypes = [f"{next(n for n in names if n != 'Reference')} (heterozygous)"]
-        else:
-            match.diplotypes = [order_pair(names[0], names[1])]
+        match.diplotypes = [order_pair(names[0], names[1])]
+        if gene in HETEROZYGOUS_DISPLAY:
+            match.diplotypes = [heterozygous_display(d) for d in match.diplotypes]
         return match, [[a.name for a in f] for f in found]
-    both = {i: set(c.alleles) for i, c in usable.items()}
-    found_all = _found(alleles, [both], reference)
+    found_all = _found(alleles, [dict(enumerate_strand(usable, 0)), dict(enumerate_strand(usable, 1))], reference)
     listed: list[str] = []
     groups: list[list[str]] = []
     for a in found_all:
         homozygous = all(
-            all(x in allowed for x in usable[i].alleles) for i, allowed in a.constraints if i in usable
-        ) and bool(_variant_constraints(a, reference))
+            all(x in allowed for x in usable[i].alleles)
+            for i, allowed in a.constraints
+            if i in usable and reference.get(i) not in allowed
+        )
         listed.append(f"{a.name} (homozygous)" if homozygous else a.name)
         groups.extend([[a.name]] * (2 if homozygous else 1))
     match.diplotypes = listed
     match.warnings.append("unphased: variants listed; phenotype from the two lowest-function alleles")
     return match, groups
+
+
+def heterozygous_display(diplotype: str) -> str:
+    """RYR1/CACNA1S show ``Reference/X`` as ``X (heterozygous)`` (PharmCAT's display form)."""
+    parts = split_diplotype(diplotype)
+    if len(parts) == 2 and parts.count("Reference") == 1:
+        return f"{parts[0] if parts[1] == 'Reference' else parts[1]} (heterozygous)"
+    return diplotype
+
+
+def enumerate_strand(calls: dict[int, SiteCall], strand: int) -> list[tuple[int, str | None]]:
+    return [(i, c.alleles[strand] if len(c.alleles) > strand else c.alleles[0]) for i, c in calls.items()]
 
 
 def lowest_phenotype(gene: str, groups: list[list[str]]) -> Phenotype:

@@ -53,12 +53,9 @@ class Allele:
     name: str
     constraints: tuple[tuple[int, frozenset[str]], ...]
     reference: bool
+    score: int
 
-    @property
-    def score(self) -> int:
-        return len(self.constraints)
-
-    def matches(self, strand: dict[int, str]) -> bool:
+    def matches(self, strand: dict[int, str | None]) -> bool:
         return all(strand.get(i) in allowed for i, allowed in self.constraints)
 
 
@@ -82,37 +79,61 @@ def _allowed(value: str) -> frozenset[str]:
     return frozenset({value})
 
 
-def named_alleles(definition: dict[str, Any], available: set[int]) -> list[Allele]:
-    """Definitions restricted to the positions the sample has (alleles with nothing left are dropped)."""
+def named_alleles(
+    definition: dict[str, Any], available: set[int], *, blanks_are_reference: bool = True
+) -> list[Allele]:
+    """Definitions restricted to the positions the sample has (alleles with nothing left are dropped).
+
+    Blank cells mean the reference base (``blanks_are_reference``); the score counts defined cells only.
+    """
     ignored = set(definition["ignored_alleles"])
+    variants = definition["variants"]
     out = []
     for a in definition["named_alleles"]:
         if a["name"] in ignored or a.get("structural"):
             continue
-        constraints = tuple((i, _allowed(v)) for i, v in enumerate(a["alleles"]) if v is not None and i in available)
-        if constraints:
-            out.append(Allele(a["name"], constraints, bool(a["reference"])))
+        defined = [(i, _allowed(v)) for i, v in enumerate(a["alleles"]) if v is not None and i in available]
+        if not defined:
+            continue
+        if blanks_are_reference:
+            constraints = tuple(
+                (i, _allowed(v) if v is not None else frozenset({variants[i]["ref"]}))
+                for i, v in enumerate(a["alleles"])
+                if i in available
+            )
+        else:
+            constraints = tuple(defined)
+        out.append(Allele(a["name"], constraints, bool(a["reference"]), len(defined)))
     return out
 
 
-def prepare(gene: str, definition: dict[str, Any], calls: dict[int, SiteCall], match: Match) -> dict[int, SiteCall]:
+def prepare(
+    gene: str, definition: dict[str, Any], calls: dict[int, SiteCall], match: Match, *, keep_partial: bool = False
+) -> dict[int, SiteCall]:
     """Missing positions, undocumented alleles (reference for toxicity genes, else not called)."""
-    ignored = set(definition["ignored_positions"])
+    ignored = {(p, r) for p, r in definition["ignored_positions"]}
     variants = definition["variants"]
     for i, v in enumerate(variants):
-        if v["pos"] not in ignored and i not in calls:
+        if (v["pos"], v["ref"]) not in ignored and i not in calls:
             match.missing_positions.append(v["rsid"] or f"{definition['chromosome']}:{v['pos']}")
     usable: dict[int, SiteCall] = {}
     for i, call in calls.items():
         v = variants[i]
         known = {v["ref"], *v["alts"]}
-        if all(a in known for a in call.alleles):
+        if None in call.alleles and not keep_partial:
+            label = v["rsid"] or f"{definition['chromosome']}:{v['pos']}"
+            match.missing_positions.append(label)
+            match.warnings.append(f"partial genotype at {label} treated as missing")
+            continue
+        if all(a is None or a in known for a in call.alleles):
             usable[i] = call
             continue
         label = v["rsid"] or f"{definition['chromosome']}:{v['pos']}"
         if gene in UNDOCUMENTED_AS_REFERENCE:
             match.warnings.append(f"undocumented allele at {label} read as reference")
-            usable[i] = SiteCall(tuple(a if a in known else v["ref"] for a in call.alleles), call.phased, call.ps)
+            usable[i] = SiteCall(
+                tuple(a if a is None or a in known else v["ref"] for a in call.alleles), call.phased, call.ps
+            )
         else:
             match.warnings.append(f"undocumented allele at {label}: gene not called")
             match.called = False
@@ -131,7 +152,10 @@ def phase_blocks(calls: dict[int, SiteCall]) -> list[list[int]]:
     return list(blocks.values())
 
 
-def strand_pairs(calls: dict[int, SiteCall], blocks: list[list[int]]) -> list[tuple[dict[int, str], dict[int, str]]]:
+Strand = dict[int, str | None]
+
+
+def strand_pairs(calls: dict[int, SiteCall], blocks: list[list[int]]) -> list[tuple[Strand, Strand]]:
     """Every orientation of the phase blocks as (strand 1, strand 2) allele maps."""
     base1 = {i: c.alleles[0] for i, c in calls.items()}
     base2 = {i: c.alleles[-1] for i, c in calls.items()}
@@ -146,8 +170,10 @@ def strand_pairs(calls: dict[int, SiteCall], blocks: list[list[int]]) -> list[tu
     return out
 
 
-def match_gene(gene: str, definition: dict[str, Any], calls: dict[int, SiteCall]) -> Match:
-    """Top-scoring diplotypes of one gene (non-lowest-function genes)."""
+def match_gene(
+    gene: str, definition: dict[str, Any], calls: dict[int, SiteCall], *, all_matches: bool = False
+) -> Match:
+    """Top-scoring diplotypes of one gene (every matching diplotype, best first, with ``all_matches``)."""
     match = Match()
     usable = prepare(gene, definition, calls, match)
     if not usable:
@@ -159,7 +185,7 @@ def match_gene(gene: str, definition: dict[str, Any], calls: dict[int, SiteCall]
     alleles = named_alleles(definition, set(usable))
     if all(len(c.alleles) == 1 for c in usable.values()):  # hemizygous (chrX in males, chrM)
         match.haploid = True
-        strand = {i: c.alleles[0] for i, c in usable.items()}
+        strand: Strand = {i: c.alleles[0] for i, c in usable.items()}
         hits = [a for a in alleles if a.matches(strand)]
         best = max((a.score for a in hits), default=0)
         match.diplotypes = sorted({a.name for a in hits if a.score == best}, key=natural_key)
@@ -169,18 +195,21 @@ def match_gene(gene: str, definition: dict[str, Any], calls: dict[int, SiteCall]
         match.called = False
         match.warnings.append(f"{len(blocks)} unphased heterozygous positions: too ambiguous to call")
         return match
-    best = -1
-    found: set[str] = set()
+    scores: dict[str, int] = {}
+    sub = definition.get("suballeles", {})
     for s1, s2 in strand_pairs(usable, blocks):
         m1 = [a for a in alleles if a.matches(s1)]
         m2 = [a for a in alleles if a.matches(s2)]
         for a, b in itertools.product(m1, m2):
-            score = a.score + b.score
-            if score > best:
-                best, found = score, set()
-            if score == best:
-                found.add(order_pair(a.name, b.name))
-    match.diplotypes = _prioritise(definition, sorted(found, key=lambda d: [natural_key(x) for x in d.split("/")]))
+            name = order_pair(sub.get(a.name, a.name), sub.get(b.name, b.name))
+            scores[name] = max(scores.get(name, -1), a.score + b.score)
+    if not scores:
+        match.called = False
+        match.warnings.append("no pair of named alleles matches the genotypes")
+        return match
+    best = max(scores.values())
+    ranked = sorted(scores, key=lambda d: (-scores[d], [natural_key(x) for x in d.split("/")]))
+    match.diplotypes = ranked if all_matches else _prioritise(definition, [d for d in ranked if scores[d] == best])
     return match
 
 

@@ -167,9 +167,14 @@ def read_outside_calls(path: Path) -> list[GeneResult]:
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.rstrip("\n").split("\t")
-        if len(fields) < 2 or not fields[1].strip():
-            raise PGxFileError("expected gene<TAB>diplotype", path=str(path), line=number, field="diplotype")
         gene = normalise_gene(fields[0])
+        if len(fields) < 2 or not fields[1].strip():  # PharmCAT allows a gene with no call
+            if gene not in known_genes():
+                raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")
+            results[gene] = GeneResult(
+                gene=gene, method="outside-call", source=source, warnings=[f"{gene}: outside call with no diplotype"]
+            )
+            continue
         if gene not in known_genes():
             raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")
         if gene in results:

@@ -14,7 +14,7 @@ from services.pgx import _kb
 
 INDETERMINATE = "Indeterminate"
 # Genes whose CPIC phenotype comes from the two lowest-function alleles (see _lowest.py).
-LOWEST_FUNCTION_GENES = frozenset({"DPYD", "RYR1", "CACNA1S"})
+LOWEST_FUNCTION_GENES = frozenset({"DPYD", "RYR1"})
 
 
 @dataclass

@@ -22,7 +22,7 @@ from services.pgx.errors import SampleNotFound, VcfFormatError
 class SiteCall:
     """One sample's genotype at one definition position, alleles spelled as in the definition."""
 
-    alleles: tuple[str, ...]
+    alleles: tuple[str | None, ...]  # None = this strand's allele is missing ("0/." or ".|1")
     phased: bool
     ps: int | None = None
 
@@ -67,10 +67,10 @@ class _Targets:
         for gene in genes:
             d = _kb.definition(gene)
             chrom = _chrom_key(d["chromosome"])
-            ignored = set(d["ignored_positions"])
+            ignored = {(p, r) for p, r in d["ignored_positions"]}
             positions = []
             for i, v in enumerate(d["variants"]):
-                if v["pos"] in ignored:
+                if (v["pos"], v["ref"]) in ignored:
                     continue
                 by_chrom.setdefault(chrom, []).append(_Target(gene, i, v["pos"], v["ref"], tuple(v["alts"])))
                 positions.append(v["pos"])
@@ -107,9 +107,11 @@ def _merge(calls: list[SiteCall], ref: str) -> SiteCall | None:
     if len(calls) == 1:
         return calls[0]
     ploidy = max(len(c.alleles) for c in calls)
-    combined = [ref] * ploidy
+    combined: list[str | None] = [ref] * ploidy
     for call in calls:
         for slot, allele in enumerate(call.alleles):
+            if allele is None:
+                return None
             if allele == ref:
                 continue
             if combined[slot] == ref:
@@ -208,8 +210,8 @@ def _collect(
         for i in wanted:
             gt = genotypes[i]
             codes, phased = gt[:-1], bool(gt[-1])
-            if not codes or any(c < 0 for c in codes):
-                continue  # missing or partial: missing, never reference
+            if not codes or all(c < 0 for c in codes):
+                continue  # missing: never reference
             if len(codes) > 2:
                 data.warnings.setdefault(target.gene, []).append("genotype with more than two alleles: first two used")
                 codes = codes[:2]
@@ -218,11 +220,11 @@ def _collect(
                     call = SiteCall(tuple(target.ref for _ in codes), True, None)
                     blocks[(names[i], target.gene, target.index)] = call
                 continue
-            spelled = [_to_definition(target, pos, ref, alleles[c]) for c in codes]
-            if any(s is None for s in spelled):
+            spelled = [_to_definition(target, pos, ref, alleles[c]) if c >= 0 else None for c in codes]
+            if all(s is None for s in spelled):
                 continue
             ps = ps_values[i] if ps_values is not None else None
-            call = SiteCall(tuple(s for s in spelled if s is not None), phased, ps)
+            call = SiteCall(tuple(spelled), phased, ps)
             raw.setdefault((names[i], target.gene, target.index), []).append(call)
 
 
