@@ -33,6 +33,10 @@ def demo(
     ] = 600.0,
 ) -> None:
     """Run the main job end to end and print the cards."""
+    from .errors import DemoInterrupted
     from .runner import DemoOptions, run_demo
 
-    run_demo(DemoOptions(data=data, patients=patients, seed=seed, out=out, ingest_timeout=ingest_timeout))
+    try:
+        run_demo(DemoOptions(data=data, patients=patients, seed=seed, out=out, ingest_timeout=ingest_timeout))
+    except KeyboardInterrupt:
+        raise DemoInterrupted("interrupted; every process the demo started has been stopped") from None

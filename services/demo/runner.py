@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from services.common.redis_conn import connect, embedded_redis
+from services.common.redis_conn import connect
 from services.common.settings import Settings
 
 from ._auth import DemoAuth
@@ -26,6 +26,7 @@ from ._hooks import DEMO_DRUGS, HookClient, HookResult
 from ._ingest import DEMO_SERVER, IngestOutcome, clear_twins, ingest, stored_twins
 from ._inputs import scan_inputs
 from ._processes import ManagedProcess, free_port, terminate_as_interrupt, twinrx_command, wait_until
+from ._redis import demo_redis
 from ._report import write_report
 from ._table import cards_table, print_summary
 from .cohort import DEFAULT_PATIENTS, DEFAULT_SEED, Cohort, generate_cohort
@@ -111,11 +112,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
         console.print(f"[bold]cohort[/] {len(patient_ids)} synthetic patients (seed {options.seed}) in {source_dir}")
     settings = Settings()
     with contextlib.ExitStack() as stack, terminate_as_interrupt():
-        redis_url = options.redis_url or settings.redis_url
-        redis_kind = "external"
-        if redis_url is None:
-            redis_url = stack.enter_context(embedded_redis())
-            redis_kind = "embedded (private unix socket)"
+        redis_url, redis_kind = stack.enter_context(demo_redis(settings, options.redis_url or settings.redis_url))
         client = connect(redis_url)
         stack.callback(client.close)
         clear_twins(client, patient_ids)
