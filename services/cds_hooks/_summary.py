@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Final
@@ -176,6 +177,7 @@ def summary_card(
         ]
     lines += ["", f"_Twin version {twin.version}, updated {twin.updated_at.date().isoformat()} ({origin})._"]
     return Card(
+        uuid=str(uuid.uuid4()),
         summary=summary,
         detail="\n".join(lines),
         indicator="warning" if pgx else "info",
