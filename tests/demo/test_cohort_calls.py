@@ -81,7 +81,7 @@ def test_reported_genotypes_are_interpreted(cohort: Cohort) -> None:
             continue
         for gene, planted in plan.diplotypes.items():
             result = outside_call(gene, "/".join(planted))
-            assert result.diplotypes == ["/".join(planted)]
+            assert len(result.diplotypes) == 1 and _same_diplotype(result.diplotypes[0], planted)
             if gene == "CYP4F2":  # no phenotype table: warfarin dosing reads the *3 allele itself
                 continue
             assert result.phenotype and result.phenotype != "Indeterminate", (plan.id, gene, planted)
