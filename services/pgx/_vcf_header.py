@@ -78,9 +78,7 @@ def check_file(path: Path) -> FileInfo:
     else:
         kind = "vcf"
     lines, complete = _header_text(path, kind == "vcf.gz")
-    if not lines and not complete:
-        raise VcfFormatError("not a VCF file (no '##fileformat=VCF' or '#CHROM' header)", path=str(path), line=1)
-    if not lines[0].startswith("##fileformat=VCF") and not lines[0].startswith("#CHROM"):
+    if not lines or not lines[0].startswith("##fileformat=VCF") and not lines[0].startswith("#CHROM"):
         raise VcfFormatError("not a VCF file (first line is not '##fileformat=VCF...')", path=str(path), line=1)
     if not complete:
         raise VcfFormatError(

@@ -1,7 +1,107 @@
-"""CLI edge of services.pgx (filled in by its issue)."""
+"""CLI edge of services.pgx: ``twinrx pgx call`` and ``twinrx pgx recommend`` (thin: library calls only)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from services.common.twin import GeneResult
+from services.pgx._caller import call_vcf
+from services.pgx._outside import outside_call
+from services.pgx._recommend import recommend
+from services.pgx.errors import PGxFileError, PGxValueError
+from services.pgx.fhir import genotype_observation, implication_observation, provenance
+
 pgx_app = typer.Typer(no_args_is_help=True)
+
+
+def _dump(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@pgx_app.command("call", help="Call diplotypes and phenotypes for each sample of a GRCh38 VCF/BCF.")
+def call_command(
+    file: Annotated[Path, typer.Argument(help="VCF, VCF.gz or BCF (indexed or not).")],
+    sample: Annotated[str | None, typer.Option("--sample", help="Only this sample (default: all).")] = None,
+    outside_calls: Annotated[
+        Path | None, typer.Option("--outside-calls", help="PharmCAT outside-call TSV (gene, diplotype).")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="json, table or fhir.")] = "json",
+    all_matches: Annotated[bool, typer.Option("--all-matches", help="Every matching diplotype, not the top.")] = False,
+) -> None:
+    if output_format not in ("json", "table", "fhir"):
+        raise PGxValueError(f"unknown --format {output_format!r} (json, table or fhir)", location="--format")
+    report = call_vcf(file, sample=sample, outside_calls=outside_calls, all_matches=all_matches)
+    if output_format == "table":
+        typer.echo(report.to_table())
+    elif output_format == "json":
+        _dump(report.to_json())
+    else:
+        resources: list[dict[str, Any]] = []
+        for name, genes in report.samples.items():
+            patient = f"Patient/{name}"
+            observations = [genotype_observation(r, patient) for r in genes.values() if r.diplotypes]
+            resources.extend(observations)
+            targets = [f"Observation/{o['id']}" for o in observations]
+            resources.append(provenance(targets, sources=[f"DocumentReference/{file.name}"]))
+        _dump({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]})
+
+
+def _profile_from_json(path: Path) -> dict[str, GeneResult]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PGxFileError(f"cannot read call JSON ({exc.__class__.__name__})", path=str(path)) from exc
+    except json.JSONDecodeError as exc:
+        raise PGxFileError(f"not JSON: {exc.msg}", path=str(path), line=exc.lineno) from exc
+    samples = data.get("samples") if isinstance(data, dict) else None
+    if not isinstance(samples, dict) or len(samples) != 1:
+        raise PGxFileError(
+            "expected the output of 'twinrx pgx call' for exactly one sample", path=str(path), field="samples"
+        )
+    genes = next(iter(samples.values())).get("genes", {})
+    profile: dict[str, GeneResult] = {}
+    for gene, entry in genes.items():
+        diplotypes = [d for d in entry.get("diplotypes", []) if not d.startswith("(")]
+        profile[gene] = GeneResult(
+            gene=gene,
+            diplotypes=diplotypes,
+            phenotype=entry.get("phenotype"),
+            activity_score=entry.get("activity_score"),
+            lookup_key=entry.get("lookup_key"),
+            method=entry.get("method", "vcf"),
+        )
+    return profile
+
+
+@pgx_app.command("recommend", help="Look up CPIC (or DPWG) recommendations for a drug and a genotype.")
+def recommend_command(
+    drug: Annotated[str, typer.Option("--drug", help="RxNorm code, ingredient name or clinical-drug text.")],
+    call_json: Annotated[Path | None, typer.Option("--call-json", help="Output of 'twinrx pgx call'.")] = None,
+    diplotype: Annotated[
+        list[str] | None, typer.Option("--diplotype", help="GENE=DIPLOTYPE, e.g. CYP2C19=*2/*2 (repeatable).")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="json or fhir.")] = "json",
+) -> None:
+    if (call_json is None) == (not diplotype):
+        raise PGxValueError("give either --call-json or --diplotype GENE=DIPLOTYPE", location="--diplotype")
+    profile = _profile_from_json(call_json) if call_json is not None else {}
+    for item in diplotype or []:
+        gene, sep, value = item.partition("=")
+        if not sep or not gene.strip() or not value.strip():
+            raise PGxValueError(f"expected GENE=DIPLOTYPE, got {item!r}", location="--diplotype")
+        result = outside_call(gene, value)
+        profile[result.gene] = result
+    guidance = recommend(drug, profile)
+    if output_format == "fhir":
+        patient = "Patient/example"
+        entries = []
+        for rec in guidance.recommendations:
+            genotype_refs = [f"Observation/{genotype_observation(r, patient)['id']}" for r in rec.gene_results]
+            entries.append(implication_observation(rec, patient, genotype_refs[0] if genotype_refs else ""))
+        _dump({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": e} for e in entries]})
+        return
+    _dump(guidance.model_dump(mode="json", exclude_none=True))

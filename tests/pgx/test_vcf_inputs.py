@@ -1,0 +1,155 @@
+"""VCF reading: bad inputs (one-line errors naming file/line/field) and the input variations of issue 3."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.pgx import GenomeBuildError, SampleNotFound, VcfFormatError, call_vcf
+from tests.pgx.conftest import write_vcf
+
+# CYP2C19 *2 (rs12769205 A>G, rs4244285 G>A) and *17 (rs12248560 C>T) with rs3758581 G (the *1 backbone).
+STAR2_HET = ["chr10 94775367 A G 0/1", "chr10 94781859 G A 0/1", "chr10 94842866 A G 1/1"]
+
+
+def _cyp2c19(report_path: Path, **kwargs: object) -> list[str]:
+    report = call_vcf(report_path, **kwargs)  # type: ignore[arg-type]
+    return next(iter(report.samples.values()))["CYP2C19"].diplotypes
+
+
+def test_wrong_build_from_reference_line(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "b37.vcf", STAR2_HET, extra_header="##reference=file:///ref/human_g1k_v37.fasta\n")
+    with pytest.raises(GenomeBuildError) as err:
+        call_vcf(vcf)
+    assert str(err.value) == (
+        f"{vcf}:3 (reference): GRCh37/hg19 input: twinrx reads GRCh38 only (lift over or re-align first)"
+    )
+
+
+def test_wrong_build_from_contig_length(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "hg19.vcf", STAR2_HET, extra_header="##contig=<ID=chr1,length=249250621>\n")
+    with pytest.raises(GenomeBuildError, match=r"hg19.vcf:3 \(contig\): contig chr1 has the GRCh37 length 249250621"):
+        call_vcf(vcf)
+
+
+def test_truncated_gzip(tmp_path: Path) -> None:
+    plain = write_vcf(tmp_path / "x.vcf", STAR2_HET)
+    data = gzip.compress(plain.read_bytes())
+    truncated = tmp_path / "x.vcf.gz"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VcfFormatError, match=r"x.vcf.gz:2: truncated or corrupt gzip data in the header \(EOFError\)"):
+        call_vcf(truncated)
+
+
+def test_missing_header(tmp_path: Path) -> None:
+    vcf = tmp_path / "nohead.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\nchr10\t94781859\t.\tG\tA\t.\tPASS\t.\tGT\t0/1\n", encoding="utf-8")
+    with pytest.raises(VcfFormatError) as err:
+        call_vcf(vcf)
+    assert str(err.value) == f"{vcf}:2 (#CHROM): missing '#CHROM' header line before the first record"
+
+
+def test_sample_not_found(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "s.vcf", STAR2_HET)
+    with pytest.raises(SampleNotFound) as err:
+        call_vcf(vcf, sample="NA12878")
+    assert str(err.value) == f"{vcf}: sample 'NA12878' not found (the file has 1 sample(s))"
+
+
+def test_not_a_vcf(tmp_path: Path) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_text("patient notes\nline two\n", encoding="utf-8")
+    with pytest.raises(VcfFormatError) as err:
+        call_vcf(other)
+    assert str(err.value) == f"{other}:1: not a VCF file (first line is not '##fileformat=VCF...')"
+
+
+def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "services.cli", "pgx", "call", str(other)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"twinrx: error: {other}:1: not a VCF file (first line is not '##fileformat=VCF...')"
+    ]
+
+
+def test_absent_and_missing_positions_are_never_reference(tmp_path: Path) -> None:
+    records = [*STAR2_HET, "chr10 94761900 C T ./."]
+    vcf = write_vcf(tmp_path / "m.vcf", records)
+    report = call_vcf(vcf)
+    result = report.samples["S1"]["CYP2C19"]
+    assert "rs12248560" in result.missing_positions
+    assert len(result.missing_positions) == 32  # 35 positions, 3 given
+
+
+def test_chr_prefix_and_plain_contigs_agree(tmp_path: Path) -> None:
+    full = Path("/work/shared/data/pgx/cases/vcf/PipelineTest__testCyp2c19_s1s2.vcf")
+    if not full.is_file():
+        pytest.skip("reference data not present")
+    text = full.read_text(encoding="utf-8")
+    plain = tmp_path / "plain.vcf"
+    plain.write_text("\n".join(line[3:] if line.startswith("chr") else line for line in text.splitlines()) + "\n")
+    assert _cyp2c19(plain) == _cyp2c19(full) == ["*1/*2"]
+
+
+def test_multi_sample_and_sample_selection(tmp_path: Path) -> None:
+    records = ["chr10 94775367 A G 0/1 0/0", "chr10 94781859 G A 0/1 0/0", "chr10 94842866 A G 1/1 0/0"]
+    vcf = write_vcf(tmp_path / "two.vcf", records, samples=("A", "B"))
+    report = call_vcf(vcf)
+    assert list(report.samples) == ["A", "B"]
+    assert report.samples["A"]["CYP2C19"].diplotypes == ["*1/*2"]
+    assert list(call_vcf(vcf, sample="B").samples) == ["B"]
+
+
+def test_split_multiallelic_records_are_merged(tmp_path: Path) -> None:
+    # UGT1A1 rs3064744: CAT>C / CATAT (*28 = (TA)7), written as two split records.
+    joined = write_vcf(tmp_path / "joined.vcf", ["chr2 233760233 CAT C,CATAT 1/2"])
+    split = write_vcf(tmp_path / "split.vcf", ["chr2 233760233 CAT C 1/0", "chr2 233760233 CAT CATAT 0/1"])
+    a = call_vcf(joined).samples["S1"]["UGT1A1"]
+    b = call_vcf(split).samples["S1"]["UGT1A1"]
+    assert a.diplotypes == b.diplotypes
+
+
+def test_indel_spelled_with_longer_anchor_matches(tmp_path: Path) -> None:
+    # UGT1A1 *28 ((TA)7): the definition writes CAT>CATAT; a caller may write the same event longer.
+    canonical = write_vcf(tmp_path / "c.vcf", ["chr2 233760233 CAT CATAT 0/1"])
+    longer = write_vcf(tmp_path / "l.vcf", ["chr2 233760233 CATATAT CATATATAT 0/1"])
+    expected = call_vcf(canonical).samples["S1"]["UGT1A1"]
+    result = call_vcf(longer).samples["S1"]["UGT1A1"]
+    assert "*1/*28" in result.diplotypes
+    assert result.diplotypes == expected.diplotypes
+
+
+def test_gvcf_reference_block_expands(tmp_path: Path) -> None:
+    header = '##INFO=<ID=END,Number=1,Type=Integer,Description="End">\n'
+    vcf = tmp_path / "g.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n" + header + '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+        "chr10\t94700000\t.\tA\t<NON_REF>\t.\tPASS\tEND=94900000\tGT\t0/0\n",
+        encoding="utf-8",
+    )
+    result = call_vcf(vcf).samples["S1"]["CYP2C19"]
+    assert result.diplotypes == ["*38/*38"]
+    assert result.missing_positions == []
+
+
+def test_bgzip_with_index_reads_regions(tmp_path: Path) -> None:
+    if shutil.which("bgzip") is None or shutil.which("tabix") is None:
+        pytest.skip("bgzip/tabix not installed (apt-get install tabix)")
+    plain = write_vcf(tmp_path / "i.vcf", STAR2_HET)
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    gz = tmp_path / "i.vcf.gz"
+    assert _cyp2c19(gz) == ["*1/*2"]
+    subprocess.run(["tabix", "-p", "vcf", str(gz)], check=True)
+    report = call_vcf(gz)
+    assert report.used_index
+    assert report.samples["S1"]["CYP2C19"].diplotypes == ["*1/*2"]
