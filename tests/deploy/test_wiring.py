@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
 from services.common.celery_app import QUEUE
 from services.common.settings import Settings
 
-from ._k8s import EXTERNAL_SECRETS, Manifests, Obj, config_doc, pod_labels, selects
+from ._k8s import EXTERNAL_SECRETS, REPO, Manifests, Obj, config_doc, pod_labels, selects
 
 
 def _deployment_names(m: Manifests) -> set[str]:
@@ -191,3 +193,15 @@ def test_network_policies_let_each_process_reach_what_it_needs(prod: Manifests) 
         for port in rule.get("ports", [])
     }
     assert ingress_ports == {"http"}
+
+
+def test_release_version_agrees_everywhere(prod: Manifests) -> None:
+    """pyproject's version is the image tag, the version label and the image's version label."""
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    for name in ("twinrx-api", "twinrx-worker", "twinrx-beat"):
+        deployment = prod.get("Deployment", name)
+        assert deployment is not None
+        assert deployment["metadata"]["labels"]["app.kubernetes.io/version"] == version
+        image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert image == f"registry.hospital.example/twinrx/twinrx:{version}"
+    assert f"ARG VERSION={version}\n" in (REPO / "docker" / "Dockerfile").read_text()
