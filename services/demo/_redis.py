@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from services.common.celery_app import create_celery
+from services.common.errors import ConfigError
 from services.common.redis_conn import embedded_redis
 from services.common.settings import Settings
 
@@ -60,6 +61,9 @@ def _loopback_redis() -> Iterator[str]:
 def demo_redis(settings: Settings, url: str | None) -> Iterator[tuple[str, str]]:
     """Yield ``(url, description)`` of the Redis to use; an embedded one is stopped on exit."""
     if url:
+        if not broker_accepts(settings, url):
+            scheme = url.split("://", 1)[0]
+            raise ConfigError(f"the Celery broker cannot use a {scheme}:// Redis URL; give a redis:// URL")
         yield url, "external (TWINRX_REDIS_URL)"
         return
     if broker_accepts(settings, "unix:///tmp/twinrx-demo-probe.sock"):  # transport check only, no connection

@@ -20,7 +20,7 @@ def demo(
         ),
     ] = None,
     patients: Annotated[
-        int, typer.Option("--patients", min=8, help="Size of the synthetic cohort (ignored with --data).")
+        int, typer.Option("--patients", help="Size of the synthetic cohort (ignored with --data).")
     ] = DEFAULT_PATIENTS,
     out: Annotated[
         Path, typer.Option("--out", help="Report folder: cards.json, summary.json, index.html, logs/.")
@@ -29,12 +29,17 @@ def demo(
         DEFAULT_SEED
     ),
     ingest_timeout: Annotated[
-        float, typer.Option("--ingest-timeout", min=1, help="Seconds to wait for all twins before failing.")
+        float, typer.Option("--ingest-timeout", help="Seconds to wait for all twins before failing.")
     ] = 600.0,
 ) -> None:
     """Run the main job end to end and print the cards."""
+    from services.common.errors import ValidationFailure
+
     from .errors import DemoInterrupted
     from .runner import DemoOptions, run_demo
+
+    if ingest_timeout <= 0:
+        raise ValidationFailure("--ingest-timeout must be a positive number of seconds")
 
     try:
         run_demo(DemoOptions(data=data, patients=patients, seed=seed, out=out, ingest_timeout=ingest_timeout))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from services.common.errors import InputFileError
+from services.common.errors import InputFileError, ValidationFailure
 
 from . import _fhir
 from ._design import MIN_PATIENTS, PatientPlan, plan_cohort
@@ -73,7 +73,7 @@ def patient_resources(plan: PatientPlan) -> list[_fhir.Resource]:
 def generate_cohort(directory: Path, n_patients: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED) -> Cohort:
     """Write ``n_patients`` Bundles (``<patient id>.json``) into ``directory`` and return the cohort."""
     if n_patients < MIN_PATIENTS:
-        raise InputFileError(f"--patients must be at least {MIN_PATIENTS} (one per showcase genotype)")
+        raise ValidationFailure(f"--patients must be at least {MIN_PATIENTS} (one per showcase genotype)")
     plans = plan_cohort(n_patients, seed)
     try:
         directory.mkdir(parents=True, exist_ok=True)

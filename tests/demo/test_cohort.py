@@ -11,7 +11,7 @@ import orjson
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from services.common.errors import InputFileError
+from services.common.errors import ValidationFailure
 from services.demo._design import SHOWCASES
 from services.demo.cohort import DEFAULT_PATIENTS, generate_cohort
 
@@ -142,5 +142,5 @@ def test_showcase_patients_carry_the_planted_variants(tmp_path: Path) -> None:
 
 
 def test_too_small_a_cohort_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputFileError, match="at least"):
+    with pytest.raises(ValidationFailure, match="at least"):
         generate_cohort(tmp_path, len(SHOWCASES) - 1)
