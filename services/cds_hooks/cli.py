@@ -15,6 +15,16 @@ hook_app = typer.Typer(no_args_is_help=True)
 feedback_app = typer.Typer(no_args_is_help=True)
 
 
+@hook_app.callback()
+def _hook_group() -> None:
+    """Send CDS Hooks requests."""
+
+
+@feedback_app.callback()
+def _feedback_group() -> None:
+    """Card feedback stored by the CDS service."""
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
