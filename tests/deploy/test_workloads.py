@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from services.common.settings import Settings
 
 from ._k8s import Manifests, Obj, pod_labels, selects
+
+# Volume types the "restricted" Pod Security Standard allows.
+RESTRICTED_VOLUME_TYPES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
 
 
 def test_every_container_has_three_probes(overlay: Manifests) -> None:
@@ -18,12 +32,29 @@ def test_every_container_has_three_probes(overlay: Manifests) -> None:
     assert seen >= 3
 
 
-def test_every_container_has_requests_and_limits(overlay: Manifests) -> None:
+_SUFFIX = {"m": 1e-3, "": 1.0, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def quantity(text: str | int) -> float:
+    """A Kubernetes resource quantity as a number (cores or bytes)."""
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(text))
+    assert match is not None, text
+    return float(match[1]) * _SUFFIX[match[2]]
+
+
+def test_quantity_parser() -> None:
+    assert (quantity("250m"), quantity("1"), quantity("512Mi"), quantity(2)) == (0.25, 1.0, 512 * 2**20, 2.0)
+
+
+def test_every_container_has_requests_within_limits(overlay: Manifests) -> None:
     for workload, c in overlay.containers():
         res = c.get("resources", {})
         where = f"{workload['metadata']['name']}/{c['name']}"
-        assert {"cpu", "memory"} <= set(res.get("requests", {})), where
-        assert {"cpu", "memory"} <= set(res.get("limits", {})), where
+        requests, limits = res.get("requests", {}), res.get("limits", {})
+        assert {"cpu", "memory"} <= set(requests), where
+        assert {"cpu", "memory"} <= set(limits), where
+        for name, limit in limits.items():
+            assert quantity(requests.get(name, limit)) <= quantity(limit), (where, name)
 
 
 def test_every_pod_meets_the_restricted_pod_security_standard(overlay: Manifests) -> None:
@@ -41,6 +72,10 @@ def test_every_pod_meets_the_restricted_pod_security_standard(overlay: Manifests
         assert not csc.get("capabilities", {}).get("add"), where
         assert pod.get("automountServiceAccountToken") is False, where
         assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC"), where
+        assert csc.get("runAsUser", psc["runAsUser"]) > 0, where
+        for volume in pod.get("volumes", []):
+            kinds = set(volume) - {"name"}
+            assert kinds <= RESTRICTED_VOLUME_TYPES, (where, volume["name"], kinds)
 
 
 def test_namespace_enforces_restricted(overlay: Manifests) -> None:
