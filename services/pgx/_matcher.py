@@ -190,19 +190,15 @@ def match_gene(
         best = max((a.score for a in hits), default=0)
         match.diplotypes = sorted({a.name for a in hits if a.score == best}, key=natural_key)
         return match
-    blocks = phase_blocks(usable)
-    if len(blocks) > MAX_BLOCKS:
-        match.called = False
-        match.warnings.append(f"{len(blocks)} unphased heterozygous positions: too ambiguous to call")
-        return match
+    block_of = _block_index(usable)
+    compatible = [a for a in alleles if _fits_genotype(a, usable)]
     scores: dict[str, int] = {}
     sub = definition.get("suballeles", {})
-    for s1, s2 in strand_pairs(usable, blocks):
-        m1 = [a for a in alleles if a.matches(s1)]
-        m2 = [a for a in alleles if a.matches(s2)]
-        for a, b in itertools.product(m1, m2):
-            name = order_pair(sub.get(a.name, a.name), sub.get(b.name, b.name))
-            scores[name] = max(scores.get(name, -1), a.score + b.score)
+    for x, a in enumerate(compatible):
+        for b in compatible[x:]:
+            if _pair_fits(a, b, usable, block_of):
+                name = order_pair(sub.get(a.name, a.name), sub.get(b.name, b.name))
+                scores[name] = max(scores.get(name, -1), a.score + b.score)
     if not scores:
         match.called = False
         match.warnings.append("no pair of named alleles matches the genotypes")
@@ -211,6 +207,36 @@ def match_gene(
     ranked = sorted(scores, key=lambda d: (-scores[d], [natural_key(x) for x in d.split("/")]))
     match.diplotypes = ranked if all_matches else _prioritise(definition, [d for d in ranked if scores[d] == best])
     return match
+
+
+def _block_index(calls: dict[int, SiteCall]) -> dict[int, int]:
+    """Heterozygous position -> phase block number."""
+    return {i: n for n, block in enumerate(phase_blocks(calls)) for i in block}
+
+
+def _fits_genotype(allele: Allele, calls: dict[int, SiteCall]) -> bool:
+    return all(any(x in allowed for x in calls[i].alleles) for i, allowed in allele.constraints)
+
+
+def _pair_fits(a: Allele, b: Allele, calls: dict[int, SiteCall], block_of: dict[int, int]) -> bool:
+    """Can ``a`` and ``b`` be the two strands, with one orientation per phase block?"""
+    ca, cb = dict(a.constraints), dict(b.constraints)
+    orientations: dict[int, set[bool]] = {}
+    for i, call in calls.items():
+        g1, g2 = call.alleles[0], call.alleles[-1]
+        allowed_a, allowed_b = ca.get(i), cb.get(i)
+        straight = (allowed_a is None or g1 in allowed_a) and (allowed_b is None or g2 in allowed_b)
+        flipped = (allowed_a is None or g2 in allowed_a) and (allowed_b is None or g1 in allowed_b)
+        if i not in block_of:
+            if not (straight or flipped):
+                return False
+            continue
+        options = {o for o, ok in ((False, straight), (True, flipped)) if ok}
+        block = block_of[i]
+        orientations[block] = orientations.get(block, {False, True}) & options
+        if not orientations[block]:
+            return False
+    return True
 
 
 def _prioritise(definition: dict[str, Any], diplotypes: list[str]) -> list[str]:
