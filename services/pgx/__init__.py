@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from services.pgx._caller import CallReport, call_vcf
 from services.pgx._drugs import drugs_with_guidance, genes_for_drug, resolve_drug
+from services.pgx._fhir_in import genotype_from_observation
 from services.pgx._kb import meta as kb_meta
 from services.pgx._outside import outside_call, read_outside_calls
 from services.pgx._profile import profile
@@ -31,6 +32,7 @@ __all__ = [
     "call_vcf",
     "drugs_with_guidance",
     "genes_for_drug",
+    "genotype_from_observation",
     "kb_meta",
     "outside_call",
     "profile",

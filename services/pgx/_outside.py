@@ -55,7 +55,26 @@ def _canonical_allele(gene: str, allele: str) -> str | None:
         if m and a in (m.group(1), m.group(2)):
             return name
     lower = {n.lower(): n for n in names}
-    return lower.get(a.lower())
+    if a.lower() in lower:
+        return lower[a.lower()]
+    if m := re.match(r"^(\*\w+?)\.\d{3}$", a):  # PharmVar sub-allele (CYP2D6*7.001) -> core allele
+        return m.group(1) if m.group(1) in names else None
+    return None
+
+
+def _single_position(gene: str, text: str) -> str | None:
+    """``rs9923231 C/T`` -> the kb's ``rs9923231 reference (C)/rs9923231 variant (T)`` (single-SNP genes)."""
+    m = re.match(r"^(rs\d+)\s+([ACGT])\s*/\s*([ACGT])$", text.strip())
+    table = _kb.phenotype_table(gene)
+    if m is None or table is None:
+        return None
+    names = []
+    for base in (m.group(2), m.group(3)):
+        hit = [n for n in table["alleles"] if n.startswith(f"{m.group(1)} ") and n.endswith(f"({base})")]
+        if len(hit) != 1:
+            return None
+        names.append(hit[0])
+    return "/".join(names)
 
 
 def _hla_result(gene: str, text: str, source: SourceRef | None, lab_phenotype: str | None) -> GeneResult:
@@ -65,6 +84,9 @@ def _hla_result(gene: str, text: str, source: SourceRef | None, lab_phenotype: s
         return GeneResult(gene=gene, diplotypes=[call], phenotype=call, method="outside-call", source=source)
     parts = [_strip_gene(gene, p) for p in split_diplotype(t)]
     alleles = [HLA_ALLELE.match(p) for p in parts]
+    if len(parts) == 1 and alleles[0]:  # a genotype valued with one allele: that allele is present
+        call = f"*{alleles[0].group(1)} positive"
+        return GeneResult(gene=gene, diplotypes=[call], phenotype=call, method="outside-call", source=source)
     if len(parts) == 2 and all(alleles):
         names = sorted(f"*{a.group(1)}" for a in alleles if a)
         return GeneResult(gene=gene, diplotypes=["/".join(names)], method="outside-call", source=source)
@@ -95,7 +117,8 @@ def outside_call(
             source=source,
             warnings=[f"{g}: gene not in the knowledge base; not interpreted"],
         )
-    raw = [p for p in split_diplotype(_strip_gene(g, diplotype)) if p]
+    text = _strip_gene(g, diplotype)
+    raw = [p for p in split_diplotype(_single_position(g, text) or text) if p]
     names = [_canonical_allele(g, p) for p in raw]
     unknown = [r for r, n in zip(raw, names, strict=True) if n is None]
     if unknown:
@@ -117,6 +140,31 @@ def outside_call(
         method="outside-call",
         source=source,
         warnings=warnings,
+    )
+
+
+def outside_phenotype(gene: str, phenotype: str, *, source: SourceRef | None = None) -> GeneResult:
+    """A lab-reported phenotype without a diplotype (legacy Observations): used only if CPIC names it.
+
+    Activity-score genes (CYP2C9, CYP2D6, DPYD) look recommendations up by score, which a phenotype alone
+    does not give, so their result carries no lookup key (the recommendation is then "genotype unknown").
+    """
+    g = normalise_gene(gene)
+    table = _kb.phenotype_table(g)
+    known = {row[0] for row in table["diplotypes"].values()} if table else set()
+    match = next((k for k in known if k and k.lower() == phenotype.strip().lower()), None)
+    if match is None:
+        return GeneResult(
+            gene=g, method="outside-call", source=source, warnings=[f"{g}: reported phenotype not recognised"]
+        )
+    scored = bool(table and any(row[1] for row in table["diplotypes"].values()))
+    return GeneResult(
+        gene=g,
+        phenotype=match,
+        lookup_key=None if scored else match,
+        method="outside-call",
+        source=source,
+        warnings=[f"{g}: phenotype as reported, no diplotype"],
     )
 
 

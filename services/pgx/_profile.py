@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from services.common.twin import GeneResult, GenotypeInput
-from services.pgx._outside import outside_call
+from services.pgx._outside import outside_call, outside_phenotype
 from services.pgx.errors import PGxValueError
 
 
@@ -39,9 +39,14 @@ def profile(inputs: Sequence[GenotypeInput]) -> dict[str, GeneResult]:
             break  # one sample per input: call_vcf was asked for inp.sample (or the file has one)
     overrides: dict[str, GeneResult] = {}
     for inp in sorted((i for i in inputs if i.kind == "diplotype"), key=_when):
-        if not inp.gene or not inp.diplotype:
-            raise PGxValueError("a diplotype genotype input needs gene and diplotype", location=inp.source.reference)
-        call = outside_call(inp.gene, inp.diplotype, phenotype=inp.phenotype, source=inp.source)
+        if not inp.gene or not (inp.diplotype or inp.phenotype):
+            raise PGxValueError(
+                "a diplotype genotype input needs a gene and a diplotype", location=inp.source.reference
+            )
+        if inp.diplotype:
+            call = outside_call(inp.gene, inp.diplotype, phenotype=inp.phenotype, source=inp.source)
+        else:
+            call = outside_phenotype(inp.gene, inp.phenotype or "", source=inp.source)
         if inp.source.resource_type == "Observation":
             call.method = "fhir-genotype"
         previous = overrides.get(call.gene)
