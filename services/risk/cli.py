@@ -14,6 +14,7 @@ import typer
 
 from services.common.errors import InputFileError, TwinRxError
 from services.risk.cases import canonical_model, score_case
+from services.risk.prs import PrsOptions, PrsResult, ReferencePanel, add_percentiles, score_vcf
 
 risk_app = typer.Typer(no_args_is_help=True)
 
@@ -63,3 +64,60 @@ def score(
         where = f"{inputs} case {data['id']}" if isinstance(data, dict) and "id" in data else str(inputs)
         results = _score_one(model, data, where)
     typer.echo(json.dumps(results, indent=1))
+
+
+def _tsv(result: PrsResult) -> str:
+    v = result.variants
+    lines = [
+        f"# {result.pgs_id} ({result.scoring_file}, {result.score_build or 'build not stated'}) on {result.vcf}",
+        f"# variants: {v.matched} matched of {v.total}; excluded: "
+        + (", ".join(f"{k} {n}" for k, n in v.excluded.items()) or "none")
+        + "; unmatched: "
+        + (", ".join(f"{k} {n}" for k, n in v.unmatched.items()) or "none"),
+        *(f"# note: {n}" for n in result.notes),
+        "sample\tscore\tSUM\tAVG\tALLELE_CT\tDENOM\tPERCENTILE",
+    ]
+    for s in result.samples:
+        for name, value in s.scores.items():
+            pct = "" if s.percentile is None else f"{s.percentile[name]:.2f}"
+            lines.append(
+                f"{s.sample}\t{name}\t{value.sum:.10g}\t{value.avg:.10g}\t{value.allele_ct}\t{value.denom}\t{pct}"
+            )
+    return "\n".join(lines)
+
+
+@risk_app.command("prs")
+def prs(
+    score: Annotated[Path, typer.Option("--score", help="PGS Catalog scoring file (plain or .gz).")],
+    vcf: Annotated[Path, typer.Option("--vcf", help="VCF/BCF with GT (and DS) for one or many samples.")],
+    sample: Annotated[list[str] | None, typer.Option("--sample", help="Score only this sample (repeatable).")] = None,
+    mean_impute: Annotated[bool, typer.Option("--mean-impute", help="Impute missing dosages from frequency.")] = False,
+    output_format: Annotated[str, typer.Option("--format", help="json or tsv.")] = "json",
+    keep_ambiguous: Annotated[bool, typer.Option("--keep-ambiguous", help="Keep A/T and C/G SNPs.")] = False,
+    keep_multiallelic: Annotated[bool, typer.Option("--keep-multiallelic", help="Score multi-allelic sites.")] = False,
+    min_overlap: Annotated[float, typer.Option("--min-overlap", help="Least fraction of variants matched.")] = 0.75,
+    no_dosage: Annotated[bool, typer.Option("--no-dosage", help="Ignore FORMAT/DS; use GT.")] = False,
+    vcf_build: Annotated[
+        str | None, typer.Option("--vcf-build", help="The VCF's build if its header is silent.")
+    ] = None,
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="JSON of a panel scored the same way, for percentiles.")
+    ] = None,
+) -> None:
+    """Score a VCF with a polygenic score file; plink2 --score compatible SUM / AVG / ALLELE_CT / DENOM."""
+    if output_format not in ("json", "tsv"):
+        raise InputFileError("must be json or tsv", location="--format")
+    if not 0.0 <= min_overlap <= 1.0:
+        raise InputFileError("must be between 0 and 1", location="--min-overlap")
+    options = PrsOptions(
+        mean_impute=mean_impute,
+        keep_ambiguous=keep_ambiguous,
+        keep_multiallelic=keep_multiallelic,
+        min_overlap=min_overlap,
+        use_dosage=not no_dosage,
+        vcf_build=vcf_build,
+    )
+    result = score_vcf(score, vcf, samples=sample or None, options=options)
+    if reference is not None:
+        result = add_percentiles(result, ReferencePanel.from_json(reference))
+    typer.echo(result.model_dump_json(indent=1, exclude={"detail"}) if output_format == "json" else _tsv(result))

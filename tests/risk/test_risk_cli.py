@@ -79,3 +79,53 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     proc = _run("risk", "score", "qrisk", "--inputs", str(bad))
     assert proc.returncode == 2
     assert proc.stderr == "twinrx: error: model: unknown model 'qrisk' (one of prevent, pce, phenoage, findrisc)\n"
+
+
+def test_prs_json_and_tsv(shared_data: Path, tmp_path: Path) -> None:
+    prs = shared_data / "risk" / "prs"
+    args = [
+        "risk",
+        "prs",
+        "--score",
+        str(prs / "PGS001229_22.txt"),
+        "--vcf",
+        str(prs / "cineca_synthetic_subset.vcf.gz"),
+    ]
+    proc = _run(*args, "--sample", "HG00096_HG00096", "--sample", "HG00097_HG00097")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["variants"] == {"total": 835, "matched": 782, "excluded": {"ambiguous": 47}, "unmatched": {"absent": 6}}
+    assert [s["sample"] for s in out["samples"]] == ["HG00096_HG00096", "HG00097_HG00097"]
+    assert out["samples"][1]["scores"]["PGS001229"]["sum"] == pytest.approx(0.674401, abs=1e-6)
+    assert "detail" not in out
+    proc = _run(*args, "--sample", "HG00096_HG00096", "--format", "tsv")
+    lines = proc.stdout.splitlines()
+    assert lines[1] == "# variants: 782 matched of 835; excluded: ambiguous 47; unmatched: absent 6"
+    assert lines[-2] == "sample\tscore\tSUM\tAVG\tALLELE_CT\tDENOM\tPERCENTILE"
+    assert lines[-1] == "HG00096_HG00096\tPGS001229\t0.5450201439\t0.0003484783529\t1564\t1564\t"
+    # A panel scored the same way gives percentiles.
+    panel = tmp_path / "panel.json"
+    panel.write_text(_run(*args).stdout)
+    proc = _run(*args, "--sample", "HG00096_HG00096", "--reference", str(panel), "--format", "tsv")
+    assert proc.stdout.splitlines()[-1].endswith("\t33.71")
+    assert "# note: a percentile is only valid against a reference panel of the same genetic ancestry" in proc.stdout
+
+
+def test_prs_errors_are_one_line(shared_data: Path, tmp_path: Path) -> None:
+    prs = shared_data / "risk" / "prs"
+    bad = tmp_path / "PGS.txt.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    proc = _run("risk", "prs", "--score", str(bad), "--vcf", str(prs / "cineca_synthetic_subset.vcf.gz"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"twinrx: error: {bad}: corrupt gzip (")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    proc = _run(
+        "risk", "prs", "--score", str(prs / "customgrch37.txt"), "--vcf", str(prs / "cineca_synthetic_subset.vcf.gz")
+    )
+    assert (proc.returncode, proc.stderr) == (
+        2,
+        f"twinrx: error: {prs / 'customgrch37.txt'}: no scoring-file variant matched the genotypes "
+        "(0 of 2; excluded: none; unmatched: absent 2)\n",
+    )
+    proc = _run("risk", "prs", "--score", str(prs / "PGS001229_22.txt"), "--vcf", str(tmp_path / "none.vcf"))
+    assert (proc.returncode, proc.stderr) == (2, f"twinrx: error: {tmp_path / 'none.vcf'}: file not found\n")

@@ -1,0 +1,265 @@
+"""Scoring VCF/BCF genotypes with a scoring file, equal to ``plink2 --score`` (cols=+scoresums,+denom).
+
+One pass over the VCF: each record at a scored position is matched by alleles, its effect-allele dosages
+are buffered, and every 4096 variants the buffer is multiplied into the per-sample sums (numpy).
+
+* SUM = sum of weight x dosage; ALLELE_CT = 2 x non-missing variants; AVG = SUM / DENOM.
+* Without mean imputation a missing genotype adds 0 and DENOM = ALLELE_CT (``no-mean-imputation``).
+* With mean imputation it adds 2 x the effect-allele frequency among the file's samples and
+  DENOM = 2 x matched variants (plink2's default).
+* ``is_dominant``: min(dosage, 1); ``is_recessive``: max(dosage - 1, 0) (plink2 modifiers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from services.risk.errors import BuildMismatchError, GenotypeFileError, NoMatchError, OverlapError
+from services.risk.prs._build import normalise_build, normalise_chrom
+from services.risk.prs._genotypes import effect_dosage, has_ds, open_vcf, vcf_build
+from services.risk.prs._match import match
+from services.risk.prs._result import (
+    CHRX_NOTE,
+    PrsOptions,
+    PrsResult,
+    SampleScore,
+    ScoreValue,
+    VariantCounts,
+    VariantMatch,
+)
+from services.risk.prs._scorefile import DOMINANT, RECESSIVE, ScoreFile, read_scoring_file
+
+__all__ = ["score_vcf"]
+
+_CHUNK = 4096
+
+
+class _Accumulator:
+    """Per-sample sums, allele counts and the matched-variant count, filled chunk by chunk."""
+
+    def __init__(self, n_samples: int, weights: npt.NDArray[np.float64], mean_impute: bool) -> None:
+        self.weights = weights
+        self.mean_impute = mean_impute
+        self.sums = np.zeros((n_samples, weights.shape[1]))
+        self.allele_ct = np.zeros(n_samples, dtype=np.int64)
+        self.n_matched = 0
+        self._rows: list[npt.NDArray[np.float64]] = []
+        self._idx: list[int] = []
+
+    def add(self, dosage: npt.NDArray[np.float64], variant: int, effect_type: int) -> None:
+        missing = np.isnan(dosage)
+        self.allele_ct += 2 * (~missing)
+        if missing.any():
+            fill = 0.0
+            if self.mean_impute and not missing.all():
+                fill = float(np.mean(dosage[~missing]))
+            dosage = np.where(missing, fill, dosage)
+        if effect_type == DOMINANT:
+            dosage = np.minimum(dosage, 1.0)
+        elif effect_type == RECESSIVE:
+            dosage = np.maximum(dosage - 1.0, 0.0)
+        self._rows.append(dosage)
+        self._idx.append(variant)
+        self.n_matched += 1
+        if len(self._rows) >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            block = np.vstack(self._rows)
+            self.sums += block.T @ self.weights[self._idx]
+            self._rows, self._idx = [], []
+
+
+def _index(sf: ScoreFile) -> dict[tuple[str, int], list[int]]:
+    index: dict[tuple[str, int], list[int]] = {}
+    for i, key in enumerate(zip(sf.chrom, sf.pos, strict=True)):
+        index.setdefault(key, []).append(i)
+    return index
+
+
+def _check_build(sf: ScoreFile, build: str | None, how: str, vcf: str) -> None:
+    if sf.build and build and sf.build != build:
+        raise BuildMismatchError(
+            f"the VCF is {build} ({how}) but the scoring file is {sf.build}; use a scoring file harmonised to "
+            f"{build} (PGS Catalog hm_* files) or lift the genotypes over",
+            location=vcf,
+        )
+
+
+def _fingerprint(sf: ScoreFile, matched: list[int], options: PrsOptions) -> str:
+    h = hashlib.sha256()
+    h.update(options.model_dump_json(exclude={"vcf_build"}).encode())
+    for i in matched:
+        h.update(f"{sf.chrom[i]}:{sf.pos[i]}:{sf.effect[i]}:{sf.weights[i].tolist()}\n".encode())
+    return h.hexdigest()
+
+
+def score_vcf(
+    scoring: ScoreFile | str | Path,
+    vcf: str | Path,
+    *,
+    samples: list[str] | None = None,
+    options: PrsOptions | None = None,
+    detail: bool = False,
+) -> PrsResult:
+    """Score every (or the given) sample of ``vcf`` with ``scoring``; see the module docstring.
+
+    Raises ScoreFileError / GenotypeFileError for unreadable files, BuildMismatchError when builds differ,
+    NoMatchError when nothing matches and OverlapError when fewer than ``min_overlap`` match.
+    """
+    opts = options or PrsOptions()
+    sf = scoring if isinstance(scoring, ScoreFile) else read_scoring_file(scoring, use_harmonised=opts.use_harmonised)
+    # Mean imputation needs frequencies from every sample, so read all and select afterwards.
+    reader = open_vcf(vcf, None if opts.mean_impute else samples)
+    build, how = vcf_build(reader)
+    if opts.vcf_build:
+        build, how = normalise_build(opts.vcf_build), "given"
+    _check_build(sf, build, how, str(vcf))
+    use_ds = opts.use_dosage and has_ds(reader)
+    index = _index(sf)
+    status: list[str | None] = [None] * sf.n_variants
+    reasons: list[str] = ["absent"] * sf.n_variants
+    targets: list[tuple[str, list[str], str | None] | None] = [None] * sf.n_variants
+    read_samples = list(reader.samples)
+    wanted = samples if samples is not None else read_samples
+    position = {s: i for i, s in enumerate(read_samples)}
+    rows = [position[s] for s in wanted]
+    acc = _Accumulator(len(read_samples), sf.weights, opts.mean_impute)
+    chrx = False
+    try:
+        for record in reader:
+            hits = index.get((normalise_chrom(record.CHROM), record.POS))
+            if not hits:
+                continue
+            for i in hits:
+                if status[i] in ("matched", "excluded"):
+                    continue
+                m = match(
+                    sf.effect[i],
+                    sf.other[i],
+                    record.REF.upper(),
+                    [a.upper() for a in record.ALT],
+                    keep_ambiguous=opts.keep_ambiguous,
+                    keep_multiallelic=opts.keep_multiallelic,
+                )
+                status[i], reasons[i] = m.status, m.reason
+                alleles = [record.REF, *record.ALT]
+                targets[i] = (record.REF, list(record.ALT), alleles[m.allele] if m.allele >= 0 else None)
+                if m.status == "matched":
+                    acc.add(effect_dosage(record, m.allele, use_ds), i, int(sf.effect_type[i]))
+                    chrx = chrx or sf.chrom[i] == "X"
+    except GenotypeFileError:
+        raise
+    except Exception as exc:  # htslib read errors surface as plain exceptions mid-file
+        raise GenotypeFileError(f"cannot be read past a record ({exc.__class__.__name__})", location=str(vcf)) from None
+    finally:
+        reader.close()
+    acc.flush()
+    return _result(sf, str(vcf), build, how, opts, status, reasons, targets, acc, list(zip(wanted, rows, strict=True)),
+                   chrx, detail, use_ds)  # fmt: skip
+
+
+def _result(
+    sf: ScoreFile,
+    vcf: str,
+    build: str | None,
+    how: str,
+    opts: PrsOptions,
+    status: list[str | None],
+    reasons: list[str],
+    targets: list[tuple[str, list[str], str | None] | None],
+    acc: _Accumulator,
+    selected: list[tuple[str, int]],
+    chrx: bool,
+    detail: bool,
+    use_ds: bool,
+) -> PrsResult:
+    matched_idx = [i for i, s in enumerate(status) if s == "matched"]
+    excluded = Counter(reasons[i] for i, s in enumerate(status) if s == "excluded")
+    unmatched = Counter(reasons[i] for i, s in enumerate(status) if s not in ("matched", "excluded"))
+    if sf.unpositioned:
+        unmatched["no harmonised position"] = sf.unpositioned
+    total = sf.n_variants + sf.unpositioned
+    counts = VariantCounts(
+        total=total, matched=len(matched_idx), excluded=dict(sorted(excluded.items())),
+        unmatched=dict(sorted(unmatched.items())),
+    )  # fmt: skip
+    summary = (
+        f"excluded: {', '.join(f'{k} {v}' for k, v in counts.excluded.items()) or 'none'}; "
+        f"unmatched: {', '.join(f'{k} {v}' for k, v in counts.unmatched.items()) or 'none'}"
+    )
+    if not matched_idx:
+        raise NoMatchError(
+            f"no scoring-file variant matched the genotypes (0 of {total}; {summary})",
+            location=sf.path,
+            matched=0,
+            total=total,
+        )
+    if len(matched_idx) < opts.min_overlap * total:
+        raise OverlapError(
+            f"only {len(matched_idx)} of {total} scoring-file variants ({100 * len(matched_idx) / total:.1f}%) matched "
+            f"the genotypes; the minimum is {100 * opts.min_overlap:g}% ({summary})",
+            location=sf.path,
+            matched=len(matched_idx),
+            total=total,
+        )
+    denom_imputed = 2 * acc.n_matched
+    out = []
+    for name, row in selected:
+        allele_ct = int(acc.allele_ct[row])
+        denom = denom_imputed if opts.mean_impute else allele_ct
+        scores = {
+            score: ScoreValue(
+                sum=float(acc.sums[row, k]),
+                avg=float(acc.sums[row, k] / denom) if denom else float("nan"),
+                allele_ct=allele_ct,
+                denom=denom,
+            )
+            for k, score in enumerate(sf.score_names)
+        }
+        out.append(SampleScore(sample=name, scores=scores))
+    notes = []
+    if chrx:
+        notes.append(CHRX_NOTE)
+    if use_ds:
+        notes.append("dosages from FORMAT/DS")
+    if sf.build is None or build is None:
+        notes.append(f"genome build not checked (scoring file: {sf.build or 'not stated'}; VCF: {how})")
+    details = []
+    if detail:
+        for i in range(sf.n_variants):
+            target = targets[i]
+            details.append(
+                VariantMatch(
+                    chrom=sf.chrom[i],
+                    pos=sf.pos[i],
+                    effect_allele=sf.effect[i],
+                    other_allele=sf.other[i],
+                    status=status[i] if status[i] in ("matched", "excluded") else "unmatched",
+                    reason=reasons[i],
+                    target_ref=target[0] if target else None,
+                    target_alt=target[1] if target else [],
+                    scored_allele=target[2] if target and status[i] == "matched" else None,
+                )  # fmt: skip
+            )
+    return PrsResult(
+        scoring_file=Path(sf.path).name,
+        pgs_id=sf.pgs_id,
+        score_names=sf.score_names,
+        score_build=sf.build,
+        vcf=Path(vcf).name,
+        vcf_build=build,
+        vcf_build_source=how,
+        options=opts,
+        variants=counts,
+        samples=out,
+        notes=notes,
+        fingerprint=_fingerprint(sf, matched_idx, opts),
+        detail=details,
+    )
