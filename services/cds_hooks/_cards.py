@@ -17,7 +17,7 @@ from services.common.twin import GeneResult, SourceRef
 from services.pgx.models import Drug, Recommendation
 
 from ._models import Action, Card, Coding, Indicator, Link, Source, Suggestion
-from ._orders import DraftMedication
+from ._orders import DraftMedication, as_list
 
 SUMMARY_MAX: Final = 139
 OVERRIDE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
@@ -221,15 +221,15 @@ def _alt_order(draft: DraftMedication, name: str, rxnorm: str | None, patient_id
 def _scaled_order(draft: DraftMedication, percent: int, note: str) -> dict[str, Any]:
     order = copy.deepcopy(draft.resource)
     factor = 1 + percent / 100
-    for dosage in order.get("dosageInstruction") or []:
+    for dosage in as_list(order.get("dosageInstruction")):
         if not isinstance(dosage, dict):
             continue
         quantities = [dosage.get("doseQuantity")]
-        quantities += [dr.get("doseQuantity") for dr in dosage.get("doseAndRate") or [] if isinstance(dr, dict)]
+        quantities += [dr.get("doseQuantity") for dr in as_list(dosage.get("doseAndRate")) if isinstance(dr, dict)]
         for qty in quantities:
             if isinstance(qty, dict) and isinstance(qty.get("value"), int | float):
                 qty["value"] = round(qty["value"] * factor, 4)
-    order["note"] = [*(order.get("note") or []), {"text": note}]
+    order["note"] = [*as_list(order.get("note")), {"text": note}]
     return order
 
 

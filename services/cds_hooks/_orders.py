@@ -39,6 +39,11 @@ class DraftMedication:
         return self.queries[-1] if self.queries else "this medication"
 
 
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty list (clients send odd shapes)."""
+    return value if isinstance(value, list) else []
+
+
 def _entries(bundle: Any) -> list[dict[str, Any]]:
     if not isinstance(bundle, Mapping):
         raise BadHookRequest("context.draftOrders must be a FHIR Bundle object", location="context.draftOrders")
@@ -60,7 +65,7 @@ def _concept_queries(concept: Any) -> list[str]:
         return []
     codes: list[str] = []
     texts: list[str] = []
-    for coding in concept.get("coding") or []:
+    for coding in as_list(concept.get("coding")):
         if not isinstance(coding, Mapping):
             continue
         code, system = coding.get("code"), str(coding.get("system") or "")
@@ -86,7 +91,7 @@ def _find_medication(
     reference: str, order: Mapping[str, Any], siblings: list[dict[str, Any]], fetch: ResourceFetcher | None
 ) -> Mapping[str, Any] | None:
     if reference.startswith("#"):
-        for contained in order.get("contained") or []:
+        for contained in as_list(order.get("contained")):
             if isinstance(contained, Mapping) and contained.get("id") == reference[1:]:
                 return contained
         return None

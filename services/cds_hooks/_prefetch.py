@@ -26,6 +26,7 @@ from services.common.logging import get_logger
 
 from ._discovery import TOKEN_RE, ServiceSpec
 from ._models import HookRequest
+from ._orders import as_list
 
 log = get_logger(__name__)
 
@@ -95,7 +96,7 @@ def _is_outcome(value: Any) -> bool:
 
 def _bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for entry in bundle.get("entry") or []:
+    for entry in as_list(bundle.get("entry")):
         if not isinstance(entry, Mapping):
             continue
         res = entry.get("resource")
@@ -108,7 +109,7 @@ def _bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or []:
+    for link in as_list(bundle.get("link")):
         if isinstance(link, Mapping) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return str(link["url"])
     return None

@@ -17,7 +17,7 @@ from ._discovery import SERVICES, ServiceSpec
 from ._engines import Engines
 from ._feedback import FeedbackStore
 from ._models import Card, CardsResponse, HookRequest
-from ._orders import draft_medications
+from ._orders import as_list, draft_medications
 from ._pgx import TestingWindow, pgx_cards, resolve_orders
 from ._prefetch import FhirFetcher
 from ._summary import summary_card
@@ -79,7 +79,11 @@ def _prefetch_resources(request: HookRequest) -> list[dict[str, Any]]:
     for value in (request.prefetch or {}).values():
         if isinstance(value, dict):
             if value.get("resourceType") == "Bundle":
-                out += [e["resource"] for e in value.get("entry") or [] if isinstance(e, dict) and "resource" in e]
+                out += [
+                    e["resource"]
+                    for e in as_list(value.get("entry"))
+                    if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                ]
             else:
                 out.append(value)
     return out

@@ -28,7 +28,7 @@ from ._discovery import ServiceSpec
 from ._engines import Engines
 from ._models import HookRequest
 from ._prefetch import FhirFetcher, Prefetched, resolve_prefetch
-from .errors import PrefetchUnavailable
+from .errors import PrefetchUnavailable, UnprocessableHook
 
 log = get_logger(__name__)
 
@@ -97,7 +97,11 @@ class SyncEnqueuer:
 def _build(engines: Engines, server: str, patient_id: str, pre: Prefetched, previous: Twin | None) -> Twin:
     if engines.build_twin is None:
         raise ConfigError("twin builder (services.ingest.build_twin) is not available")
-    return engines.build_twin(server, patient_id, pre.all_resources(), previous=previous).twin
+    try:
+        return engines.build_twin(server, patient_id, pre.all_resources(), previous=previous).twin
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # malformed prefetch content, not our fault
+        log.warning("twin_build_failed", error=exc.__class__.__name__)
+        raise UnprocessableHook("prefetched resources could not be used to build the patient's twin") from exc
 
 
 def load_twin(
