@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,8 @@ class DemoOptions:
     redis_url: str | None = None
     ingest_timeout: float = 600.0
     start_timeout: float = 60.0
-    worker_concurrency: int = 2
+    worker_concurrency: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    hook_threads: int = 4
     show_patients: int = 8
     console: Console = field(default_factory=lambda: Console(width=None if sys.stdout.isatty() else 150))
 
@@ -162,8 +164,12 @@ def run_demo(options: DemoOptions) -> DemoResult:
         hooks.discover()
         hook_started = time.monotonic()
         results: list[HookResult] = []
-        for pid in twins:
-            results.extend(hooks.run_patient(pid, DEMO_DRUGS))
+        pool = ThreadPoolExecutor(max_workers=options.hook_threads, thread_name_prefix="twinrx-demo-hook")
+        try:
+            for patient_results in pool.map(lambda pid: hooks.run_patient(pid, DEMO_DRUGS), twins):
+                results.extend(patient_results)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C, drop the calls not yet started
         hook_seconds = time.monotonic() - hook_started
 
         figures = _figures(
