@@ -17,7 +17,7 @@ import orjson
 from services.common.errors import InputFileError
 
 from ._hooks import Card, HookResult
-from ._table import request_label, suggestion_text
+from ._table import figure_text, request_label, suggestion_text
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2330;padding:0 1rem}
@@ -87,7 +87,7 @@ def render_html(
     for result in results:
         for card in result.cards:
             per_request[f"{request_label(result)} · {card.get('indicator', '')}"] += 1
-    figure_rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in figures.items())
+    figure_rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(figure_text(v))}</dd>" for k, v in figures.items())
     count_rows = "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in sorted(per_request.items()))
     head = "<tr><th>Patient</th><th>Request</th><th>Indicator</th><th>Card</th><th>Suggestion</th></tr>"
     return (

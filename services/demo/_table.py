@@ -66,9 +66,16 @@ def _shorten(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def figure_text(value: object) -> str:
+    """A figure for people: mappings as ``key value, key value``."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+    return str(value)
+
+
 def print_summary(console: Console, figures: Mapping[str, object]) -> None:
     """A small two-column table of the run's figures."""
     table = Table(show_header=False, box=None, padding=(0, 2))
     for key, value in figures.items():
-        table.add_row(Text(key, style="bold"), str(value))
+        table.add_row(Text(key, style="bold"), figure_text(value))
     console.print(table)
