@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
+import redis
 
-from services.demo import DemoOptions, DemoResult, run_demo
+from services.demo import DemoOptions, DemoResult, IngestTimeout, run_demo
 from services.demo._design import SHOWCASES
 from services.demo._processes import wait_until
 
@@ -189,6 +190,23 @@ def test_ctrl_c_stops_everything_and_exits_130(e2e_redis_url: str, tmp_path: Pat
     assert stderr.decode().strip().splitlines()[-1] == (
         "twinrx: error: interrupted; every process the demo started has been stopped"
     )
+    for name in ("worker", "api"):
+        pid = int((out / "logs" / f"{name}.pid").read_text())
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
+
+
+def test_a_failing_run_stops_everything_and_says_why(e2e_redis_url: str, tmp_path: Path) -> None:
+    # The worker is started a moment before the first poll, so a near-zero deadline always expires first.
+    out = tmp_path / "report"
+    options = DemoOptions(
+        patients=PATIENTS, out=out, redis_url=e2e_redis_url, ingest_timeout=0.001, console=quiet_console()
+    )
+    try:
+        with pytest.raises(IngestTimeout, match=r"of 8 patients had no ingest outcome after 0 s"):
+            run_demo(options)
+    finally:
+        redis.Redis.from_url(e2e_redis_url).flushdb()  # drop the tasks nobody will run (database 4 only)
     for name in ("worker", "api"):
         pid = int((out / "logs" / f"{name}.pid").read_text())
         with pytest.raises(ProcessLookupError):
