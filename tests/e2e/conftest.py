@@ -9,6 +9,8 @@ import pytest
 import redis
 from rich.console import Console
 
+from services.common.settings import Settings
+from services.demo._redis import broker_accepts, loopback_redis
 from tests.conftest import redis_db_url
 
 E2E_DB = 4
@@ -16,12 +18,18 @@ E2E_DB = 4
 
 @pytest.fixture(scope="session")
 def e2e_redis_url(redis_base_url: str) -> Iterator[str]:
-    """A real Redis database reserved for the end-to-end tests, empty at the start."""
+    """A real Redis database reserved for the end-to-end tests, empty at the start.
+
+    The worker needs a URL the Celery broker accepts; when the shared fixture fell back to an embedded
+    server on a unix socket that Celery cannot use, a private loopback one is started instead.
+    """
     url = redis_db_url(redis_base_url, E2E_DB)
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    yield url
+    if broker_accepts(Settings(), url):
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    with loopback_redis() as loopback:
+        yield loopback
 
 
 def quiet_console() -> Console:
