@@ -16,11 +16,12 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from services.common.errors import TransientUpstreamError, UpstreamError
 from services.common.twin import GenotypeInput, SourceRef
 
 from ._genomics import normalise_alleles
 from ._resource import Resource, effective_time, reference_of, source_ref
-from .errors import AttachmentFetchError, MalformedResource
+from .errors import MalformedResource
 
 Fetcher = Callable[[str], bytes]
 
@@ -64,7 +65,9 @@ def _payload(attachment: dict[str, object], where: str, fetch: Fetcher | None) -
             raise MalformedResource(where, "attachment URL cannot be fetched from this source")
         try:
             return fetch(url)
-        except AttachmentFetchError as exc:
+        except TransientUpstreamError:
+            raise
+        except UpstreamError as exc:  # refused host, 404, 403: the attachment is unusable, the patient is not
             raise MalformedResource(where, f"attachment not fetched: {exc.message}") from exc
     raise MalformedResource(where, "attachment has neither data nor url")
 

@@ -149,15 +149,15 @@ def scan_directory(path: Path | str) -> ScanResult:
                 continue
             positions[key] = len(bucket)
             bucket.append(resource)
-    _attach_shared(result)
+    attach_shared(result.patients, result.shared)
     return result
 
 
-def _attach_shared(result: ScanResult) -> None:
+def attach_shared(patients: dict[str, list[Resource]], shared: dict[str, Resource]) -> None:
     """Give each patient the shared Medication resources its requests/statements reference."""
-    if not result.shared:
+    if not shared:
         return
-    for resources in result.patients.values():
+    for resources in patients.values():
         extra: dict[str, Resource] = {}
         for resource in resources:
             ref = reference_target(resource.get("medicationReference"))
@@ -168,6 +168,6 @@ def _attach_shared(result: ScanResult) -> None:
                 continue
             rtype, rid = target
             key = f"{rtype or 'Medication'}/{rid}"
-            if key in result.shared:
-                extra[key] = result.shared[key]
+            if key in shared:
+                extra[key] = shared[key]
         resources.extend(extra.values())

@@ -1,16 +1,62 @@
-"""Placeholder until the FHIR client lands."""
+"""Population sync by Bulk ``$export``: stream the NDJSON files into spooled chunks, fan out sync_chunk tasks.
+
+The export's ``transactionTime`` is stored as the server's export watermark (the next ``_since``),
+the manifest's error files are read and reported, and the NDJSON is never held whole in memory.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.common.errors import ConfigError
+from services.common.fhir import BulkExport
+from services.common.logging import get_logger
+from services.common.twin import SkippedResource
 
+from ._clients import client_for
+from ._runs import new_run_id
 from ._runtime import Runtime
+from ._spool import spool_streams
+from ._watermarks import set_watermark
+from .names import SYNC_CHUNK
+
+log = get_logger(__name__)
+
+EXPORT_TYPES = ["Patient", "Observation", "Condition", "MedicationRequest", "DiagnosticReport", "DocumentReference"]
 
 
 def export_population(
     rt: Runtime, app: Any, server: str, *, since: str | None, types: list[str] | None, group: str | None
 ) -> dict[str, object]:
-    """Not available yet."""
-    raise ConfigError("not available yet")
+    """Export, spool, enqueue; returns the run id, patient and task counts and the next ``_since``."""
+    key = server.rstrip("/")
+    client = client_for(rt.settings, key)
+    bulk = BulkExport(client)
+    level = "group" if group else "patient"
+    _, manifest = bulk.run(level=level, group_id=group, since=since, types=types or EXPORT_TYPES)
+    errors = bulk.error_messages(manifest)
+    for message in errors[:20]:
+        log.warning("bulk_export_error", detail=message[:200])
+    run_id = new_run_id()
+    patients_hint = sum(f.count or 0 for f in manifest.output if f.type == "Patient")
+    streams = ((f"{f.type}#{index}", bulk.lines(manifest, f)) for index, f in enumerate(manifest.output))
+    spooled = spool_streams(
+        streams,
+        rt.spool_dir / run_id,
+        patients=patients_hint or 1000,
+        patients_per_chunk=rt.settings.ingest_chunk_patients,
+    )
+    skipped = spooled.skipped + [SkippedResource(reference="export", reason=m) for m in errors]
+    rt.runs.start(run_id, len(spooled.patients), skipped=skipped)
+    for chunk in spooled.chunks:
+        app.send_task(SYNC_CHUNK, kwargs={"server": key, "source": {"kind": "bulk", "path": str(chunk), "run": run_id}})
+    set_watermark(rt.redis, key, manifest.transaction_time, kind="export")
+    log.info("export_fanned_out", run=run_id, patients=len(spooled.patients), tasks=len(spooled.chunks))
+    return {
+        "run": run_id,
+        "patients": len(spooled.patients),
+        "tasks": len(spooled.chunks),
+        "read": spooled.read,
+        "skipped": len(skipped),
+        "errors": errors,
+        "transaction_time": manifest.transaction_time,
+    }

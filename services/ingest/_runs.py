@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import orjson
 import redis
 
 from services.common.errors import TransientUpstreamError
+from services.common.twin import SkippedResource
 
 _PREFIX = "twinrx:ingest:run:"
 _TTL_SECONDS = 7 * 24 * 3600
@@ -56,10 +58,11 @@ class RunLog:
     def __init__(self, client: redis.Redis[bytes]) -> None:
         self._redis = client
 
-    def start(self, run_id: str, expected: int, *, scan_skipped: int = 0) -> None:
-        """Declare a run, how many patients it covers and how many records its scan could not read."""
+    def start(self, run_id: str, expected: int, *, skipped: Sequence[SkippedResource] = ()) -> None:
+        """Declare a run, how many patients it covers and the records its scan could not use."""
         meta = f"{_PREFIX}{run_id}:meta"
-        self._redis.hset(meta, mapping={"expected": expected, "scan_skipped": scan_skipped})
+        reasons = Counter(s.reason for s in skipped)
+        self._redis.hset(meta, mapping={"expected": expected, "scan_skipped": orjson.dumps(dict(reasons))})
         self._redis.expire(meta, _TTL_SECONDS)
 
     def add_expected(self, run_id: str, count: int) -> None:
@@ -85,7 +88,9 @@ class RunLog:
         statuses: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
         # Records the scan could not parse were read too; they count as read and skipped.
-        summary.skipped = summary.read = int(meta.get(b"scan_skipped", b"0"))
+        scan_reasons: dict[str, int] = orjson.loads(meta.get(b"scan_skipped", b"{}"))
+        reasons.update(scan_reasons)
+        summary.skipped = summary.read = sum(scan_reasons.values())
         for _, raw in self._redis.hscan_iter(f"{_PREFIX}{run_id}", count=1000):
             outcome = orjson.loads(raw)
             summary.done += 1

@@ -21,7 +21,7 @@ import orjson
 
 from services.common.twin import SkippedResource
 
-from ._local import iter_file, source_files
+from ._local import attach_shared, iter_file, source_files
 from ._refs import patient_target, split_reference
 from ._resource import Resource
 
@@ -110,26 +110,44 @@ def spool_files(files: list[Path], out_dir: Path, *, patients_per_chunk: int) ->
 
 def _spool_ndjson(file: Path, writer: _Writer, result: SpoolResult) -> None:
     with file.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+        _spool_lines(file.name, handle, writer, result)
+
+
+def _spool_lines(name: str, lines: Iterable[bytes], writer: _Writer, result: SpoolResult) -> None:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        patient_id = fast_patient(line)
+        if patient_id is None:
+            try:
+                resource = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                result.skipped.append(
+                    SkippedResource(reference=f"{name}:{number}", reason="invalid JSON line (truncated?)")
+                )
                 continue
-            patient_id = fast_patient(line)
-            if patient_id is None:
-                try:
-                    resource = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    result.skipped.append(
-                        SkippedResource(reference=f"{file.name}:{number}", reason="invalid JSON line (truncated?)")
-                    )
-                    continue
-                if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-                    result.skipped.append(SkippedResource(reference=f"{file.name}:{number}", reason="not a resource"))
-                    continue
-                patient_id = patient_target(resource)
-            result.read += 1
-            if patient_id is not None:
-                result.patients.add(patient_id)
-            writer.write(patient_id, line)
+            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                result.skipped.append(SkippedResource(reference=f"{name}:{number}", reason="not a resource"))
+                continue
+            patient_id = patient_target(resource)
+        result.read += 1
+        if patient_id is not None:
+            result.patients.add(patient_id)
+        writer.write(patient_id, line)
+
+
+def spool_streams(
+    streams: Iterable[tuple[str, Iterable[bytes]]], out_dir: Path, *, patients: int, patients_per_chunk: int
+) -> SpoolResult:
+    """Split NDJSON line streams (``(name, lines)``, e.g. Bulk export files) into chunk files."""
+    partitions = max(1, math.ceil(max(patients, 1) / patients_per_chunk))
+    result = SpoolResult()
+    with ExitStack() as stack:
+        writer = _Writer(out_dir, partitions, stack)
+        for name, lines in streams:
+            _spool_lines(name, lines, writer, result)
+    result.chunks = [p for p in writer.paths if p.stat().st_size > 0]
+    return result
 
 
 def spool_directory(path: Path, out_dir: Path, *, patients_per_chunk: int) -> SpoolResult:
@@ -166,9 +184,7 @@ def read_chunk(path: Path) -> tuple[dict[str, list[Resource]], list[SkippedResou
                 patients.setdefault(patient_id, []).append(resource)
             elif isinstance(resource, dict) and resource.get("resourceType") == "Medication":
                 shared[f"Medication/{resource.get('id')}"] = resource
-    if shared:
-        for resources in patients.values():
-            resources.extend(shared.values())
+    attach_shared(patients, shared)
     return patients, skipped
 
 

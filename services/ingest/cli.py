@@ -24,10 +24,12 @@ WaitOpt = Annotated[bool, typer.Option(help="Wait for the workers and print a su
 
 
 def _require_broker() -> str:
-    url = get_settings().redis_url
-    if url is None:
+    """The broker URL (logging goes to stderr from here on, so stdout carries only the summary)."""
+    settings = get_settings()
+    if settings.redis_url is None:
         raise ConfigError("set TWINRX_REDIS_URL to the Redis used as broker and twin store")
-    return url
+    configure_logging(settings.log_level, json=settings.log_json)
+    return settings.redis_url
 
 
 def _follow(run_id: str, expected: int, timeout: float) -> RunSummary:
@@ -140,7 +142,6 @@ def worker(
 ) -> None:
     """Run a Celery worker for the ingest tasks."""
     _require_broker()
-    configure_logging(get_settings().log_level, json=get_settings().log_json)
     from services.common.celery_app import QUEUE
 
     from .tasks import app
@@ -165,7 +166,6 @@ def beat(
 ) -> None:
     """Run Celery beat (the incremental sync schedule)."""
     _require_broker()
-    configure_logging(get_settings().log_level, json=get_settings().log_json)
     from .tasks import app
 
     argv = ["beat", f"--loglevel={loglevel.upper()}"]
