@@ -6,7 +6,8 @@ Builds (once, cached in --workdir) a single-sample bgzipped VCF of about ``--rec
 PharmCAT position inside (GRCh38, chr-prefixed), indexes a copy with tabix, then times ``call_vcf``.
 PyPGx runs in its own virtualenv (design section 7: ``pypgx`` with ``pandas<2.2`` and ``numpy<2``); if
 that venv or its resource bundle is absent the ratio is reported as unavailable (never estimated).
-Prints figures only; never part of ``make test``.
+PyPGx's full pipelines need its pypgx-bundle data (not on a registry); the bench times PyPGx's core
+steps instead (see ``_pypgx_seconds``). Prints figures only; never part of ``make test``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from services.pgx import call_vcf  # noqa: E402
+from services.pgx._caller import call_gene  # noqa: E402
+from services.pgx._vcf import read_vcf  # noqa: E402
 
 POSITIONS = REPO.parent / "shared" / "data" / "pgx" / "pharmcat-misc" / "pharmcat_positions.vcf"
 CHROMS = [f"chr{i}" for i in range(1, 23)] + ["chrX"]
 CHROM_LEN = 3_000_000_000 // len(CHROMS)
-SHARED_GENES = ("CYP2B6", "CYP2C19", "CYP2C9", "CYP3A5", "DPYD", "NUDT15", "SLCO1B1", "TPMT", "UGT1A1")
+SHARED_GENES = ("CYP2B6", "CYP2C19", "CYP2C9", "CYP3A5", "NUDT15", "SLCO1B1", "TPMT", "UGT1A1", "VKORC1")
 
 
 def _pgx_records() -> dict[str, list[tuple[int, str]]]:
@@ -86,24 +89,58 @@ def _time_call(path: Path, repeat: int) -> float:
     return best
 
 
+PYPGX_SCRIPT = """
+import sys, time, warnings
+warnings.simplefilter("ignore")
+import pypgx
+from pypgx import sdk
+vcf, genes = sys.argv[1], sys.argv[2].split(",")
+for gene in genes:
+    t0 = time.perf_counter()
+    imported = pypgx.import_variants(gene, vcf, assembly="GRCh38", platform="Chip")
+    data = imported.data.copy()
+    for sample in data.samples:  # stands in for Beagle phasing, which needs the bundle
+        data.df[sample] = data.df[sample].str.replace("/", "|")
+    consolidated = sdk.Archive(imported.metadata.copy(), data)
+    consolidated.metadata["SemanticType"] = "VcfFrame[Consolidated]"
+    alleles = pypgx.predict_alleles(consolidated)
+    genotypes = pypgx.call_genotypes(alleles=alleles)
+    pypgx.call_phenotypes(genotypes)
+    print(f"{gene}\t{time.perf_counter() - t0:.4f}")
+"""
+
+
 def _pypgx_seconds(venv: Path | None, vcf: Path, workdir: Path) -> dict[str, float] | str:
-    if venv is None or not (venv / "bin" / "pypgx").is_file():
-        return "PyPGx venv not given or not installed (--pypgx-venv)"
-    timings: dict[str, float] = {}
-    for gene in SHARED_GENES:
-        out = workdir / f"pypgx-{gene}"
-        shutil.rmtree(out, ignore_errors=True)
+    """PyPGx's core steps per gene (import-variants, predict-alleles, call-genotypes, call-phenotypes).
+
+    Its full pipelines also phase with Beagle and model CNVs, which need the pypgx-bundle data repository
+    (not on a package registry); leaving them out makes PyPGx look faster, never slower.
+    """
+    if venv is None or not (venv / "bin" / "python").is_file():
+        return "PyPGx venv not given (--pypgx-venv; pip install pypgx 'pandas<2.2' 'numpy<2')"
+    script = workdir / "pypgx_core.py"
+    script.write_text(PYPGX_SCRIPT, encoding="utf-8")
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), str(script), str(vcf), ",".join(SHARED_GENES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return f"PyPGx failed: {(proc.stderr.strip().splitlines() or ['?'])[-1][:200]}"
+    return {line.split("\t")[0]: float(line.split("\t")[1]) for line in proc.stdout.splitlines() if "\t" in line}
+
+
+def _ours_per_gene(vcf: Path, gene: str, repeat: int) -> float:
+    """twinrx for one gene: indexed read of its region, matching and phenotype."""
+    best = float("inf")
+    for _ in range(repeat):
         t0 = time.perf_counter()
-        proc = subprocess.run(
-            [str(venv / "bin" / "pypgx"), "run-chip-pipeline", gene, str(out), str(vcf), "--assembly", "GRCh38"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            return f"PyPGx failed on {gene}: {(proc.stderr.strip().splitlines() or ['?'])[-1][:200]}"
-        timings[gene] = time.perf_counter() - t0
-    return timings
+        data = read_vcf(vcf, genes=(gene,))
+        for sample in data.samples:
+            call_gene(gene, data.calls[sample].get(gene, {}))
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def main() -> int:
@@ -123,10 +160,23 @@ def main() -> int:
     pypgx = _pypgx_seconds(args.pypgx_venv, indexed, args.workdir)
     if isinstance(pypgx, str):
         print(f"  PyPGx ratio      : unavailable ({pypgx})")
-    else:
-        ours_per_gene = with_index / 19
-        for gene, seconds in pypgx.items():
-            print(f"  PyPGx {gene:8s}: {seconds:.2f} s  -> {seconds / ours_per_gene:.0f}x slower than twinrx per gene")
+        return 0
+    amortised = with_index / 19
+    print("  per gene (indexed input): PyPGx core | twinrx one gene alone (file open included) | ratio;")
+    print(f"  and the ratio against twinrx's amortised per-gene time in a 19-gene call ({amortised:.4f} s):")
+    alone_ratios, amortised_ratios = [], []
+    for gene, seconds in pypgx.items():
+        ours = _ours_per_gene(indexed, gene, args.repeat)
+        alone_ratios.append(seconds / ours)
+        amortised_ratios.append(seconds / amortised)
+        print(
+            f"    {gene:8s} PyPGx {seconds:7.3f} s | twinrx {ours:7.4f} s | {seconds / ours:5.0f}x"
+            f" | amortised {seconds / amortised:6.0f}x"
+        )
+    print(
+        f"  ratio, one gene alone: {min(alone_ratios):.0f}x-{max(alone_ratios):.0f}x;"
+        f" amortised: {min(amortised_ratios):.0f}x-{max(amortised_ratios):.0f}x (target: at least 10x)"
+    )
     return 0
 
 
