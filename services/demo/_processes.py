@@ -41,7 +41,7 @@ class ManagedProcess:
     def start(self) -> None:
         """Start the child in a new session (its own process group)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        with self.log_path.open("wb") as log:  # one run per log file
             self._proc = subprocess.Popen(
                 self.argv,
                 env=self.env,

@@ -17,8 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 
+from services.common.errors import ConfigError
 from services.common.redis_conn import connect
 from services.common.settings import Settings
 
@@ -98,6 +100,7 @@ def _child_env(redis_url: str, base_url: str, auth: DemoAuth) -> dict[str, str]:
 def run_demo(options: DemoOptions) -> DemoResult:
     """Run the whole path once; raises a :class:`~services.common.errors.TwinRxError` on failure."""
     console = options.console
+    settings = _settings()
     started = time.monotonic()
     out = options.out.resolve()
     cohort: Cohort | None = None
@@ -112,7 +115,6 @@ def run_demo(options: DemoOptions) -> DemoResult:
         patient_ids = cohort.patient_ids
         labels = {p.id: p.showcase.label for p in cohort.patients if p.showcase}
         console.print(f"[bold]cohort[/] {len(patient_ids)} synthetic patients (seed {options.seed}) in {source_dir}")
-    settings = Settings()
     with contextlib.ExitStack() as stack, terminate_as_interrupt():
         redis_url, redis_kind = stack.enter_context(demo_redis(settings, options.redis_url or settings.redis_url))
         client = connect(redis_url)
@@ -193,6 +195,17 @@ def run_demo(options: DemoOptions) -> DemoResult:
         print_summary(console, figures)
         console.print(f"[bold]report[/] {report['html']}")
     return DemoResult(patient_ids, twins, outcome, results, figures, report, cohort)
+
+
+def _settings() -> Settings:
+    """The environment's settings; an invalid ``TWINRX_*`` value is a one-line configuration error."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        what = f"TWINRX_{where.upper()}" if where else "TWINRX_* settings"
+        raise ConfigError(f"invalid {what}: {first.get('msg', 'invalid')}") from None
 
 
 def _shown_patients(patient_ids: list[str], results: list[HookResult], labels: dict[str, str], limit: int) -> list[str]:

@@ -79,3 +79,17 @@ def test_help_lists_the_options(tmp_path: Path) -> None:
     )
     for option in ("--data", "--patients", "--out", "--seed"):
         assert option in result.stdout
+
+
+def test_invalid_setting_is_named_before_anything_starts(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "demo", "--out", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TWINRX_TASK_TIME_LIMIT": "soon"},
+        check=False,
+    )
+    assert result.returncode == 78
+    assert _one_line_error(result).startswith("twinrx: error: invalid TWINRX_TASK_TIME_LIMIT:")
+    assert not (tmp_path / "report").exists()
