@@ -13,7 +13,6 @@ the toxicity genes, where it is read as reference (PharmCAT's rule).
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,6 @@ IUPAC = {
     "N": "ACGT",
 }
 UNDOCUMENTED_AS_REFERENCE = frozenset({"CACNA1S", "DPYD", "G6PD", "NUDT15", "RYR1", "TPMT"})
-MAX_BLOCKS = 14
 
 
 @dataclass
@@ -153,21 +151,6 @@ def phase_blocks(calls: dict[int, SiteCall]) -> list[list[int]]:
 
 
 Strand = dict[int, str | None]
-
-
-def strand_pairs(calls: dict[int, SiteCall], blocks: list[list[int]]) -> list[tuple[Strand, Strand]]:
-    """Every orientation of the phase blocks as (strand 1, strand 2) allele maps."""
-    base1 = {i: c.alleles[0] for i, c in calls.items()}
-    base2 = {i: c.alleles[-1] for i, c in calls.items()}
-    out = []
-    for flips in itertools.product((False, True), repeat=max(len(blocks) - 1, 0)):
-        s1, s2 = dict(base1), dict(base2)
-        for block, flip in zip(blocks[1:], flips, strict=True):
-            if flip:
-                for i in block:
-                    s1[i], s2[i] = s2[i], s1[i]
-        out.append((s1, s2))
-    return out
 
 
 def match_gene(

@@ -31,12 +31,16 @@ def profile(inputs: Sequence[GenotypeInput]) -> dict[str, GeneResult]:
         if not inp.vcf_path:
             raise PGxValueError("a VCF genotype input needs vcf_path", location=inp.source.reference)
         report = call_vcf(Path(inp.vcf_path), sample=inp.sample)
+        if len(report.samples) > 1:
+            raise PGxValueError(
+                f"the VCF holds {len(report.samples)} samples: the genotype input must name one",
+                location=inp.source.reference,
+            )
         for sample_genes in report.samples.values():
             for gene, gene_result in sample_genes.items():
                 gene_result.source = inp.source
                 gene_result.method = "vcf"
                 result[gene] = gene_result
-            break  # one sample per input: call_vcf was asked for inp.sample (or the file has one)
     overrides: dict[str, GeneResult] = {}
     for inp in sorted((i for i in inputs if i.kind == "diplotype"), key=_when):
         if not inp.gene or not (inp.diplotype or inp.phenotype):

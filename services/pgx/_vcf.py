@@ -215,6 +215,10 @@ def _collect(
             indel_def = len(target.ref) != 1 or any(len(a) != 1 for a in target.alts)
             if not indel_def or len(ref) == 1:
                 continue
+        elif not is_block and not (ref.startswith(target.ref) or target.ref.startswith(ref)):
+            warning = f"REF {ref} at {variant.CHROM}:{pos} differs from GRCh38 {target.ref}: genotype discarded"
+            data.warnings.setdefault(target.gene, []).append(warning)
+            continue
         for i in wanted:
             gt = genotypes[i]
             codes, phased = gt[:-1], bool(gt[-1])

@@ -173,3 +173,43 @@ def test_indexed_and_unindexed_readers_agree_on_all_cases(shared_data: Path, tmp
         assert not plain.used_index
         assert indexed.to_json()["samples"] == plain.to_json()["samples"], vcf.name
     assert compared >= 80
+
+
+def _ps_vcf(path: Path, ps_star17: int) -> Path:
+    header = '##FORMAT=<ID=PS,Number=1,Type=Integer,Description="Phase set">\n'
+    lines = [
+        "##fileformat=VCFv4.2",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">' + "\n" + header.rstrip(),
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1",
+        f"chr10\t94761900\t.\tC\tT\t.\tPASS\t.\tGT:PS\t1|0:{ps_star17}",
+        "chr10\t94762706\t.\tA\tG\t.\tPASS\t.\tGT:PS\t0|0:1",
+        "chr10\t94775367\t.\tA\tG\t.\tPASS\t.\tGT:PS\t1|0:1",
+        "chr10\t94781859\t.\tG\tA\t.\tPASS\t.\tGT:PS\t1|0:1",
+        "chr10\t94842866\t.\tA\tG\t.\tPASS\t.\tGT:PS\t1|1:1",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_phase_sets_are_respected(tmp_path: Path) -> None:
+    # *17 and *2 on the same strand of one phase set: no named allele has both -> not called.
+    same = call_vcf(_ps_vcf(tmp_path / "same.vcf", 1))
+    assert same.samples["S1"]["CYP2C19"].diplotypes == []
+    assert same.display_diplotypes("S1", "CYP2C19") == ["(not called by matcher)"]
+    # In different phase sets their relative phase is unknown: *2/*17 is possible.
+    other = call_vcf(_ps_vcf(tmp_path / "other.vcf", 2))
+    assert other.samples["S1"]["CYP2C19"].diplotypes == ["*2/*17"]
+
+
+def test_ref_mismatch_is_discarded_not_reference(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "r.vcf", [*STAR2_HET, "chr10 94761900 G T 0/0"])  # GRCh38 has C here
+    result = call_vcf(vcf).samples["S1"]["CYP2C19"]
+    assert "rs12248560" in result.missing_positions
+    assert any("differs from GRCh38 C: genotype discarded" in w for w in result.warnings)
+
+
+def test_g6pd_hemizygous_male(tmp_path: Path) -> None:
+    vcf = write_vcf(tmp_path / "male.vcf", ["chrX 154532990 C T 1"])
+    result = call_vcf(vcf).samples["S1"]["G6PD"]
+    assert result.diplotypes == ["Chatham"]
+    assert result.phenotype == "Deficient"
