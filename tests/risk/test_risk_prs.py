@@ -244,8 +244,8 @@ def test_percentiles_need_a_panel_scored_the_same_way(prs: Path) -> None:
     panel = ReferencePanel.from_result(score_vcf(prs / "PGS001229_22.txt", vcf))
     one = add_percentiles(score_vcf(prs / "PGS001229_22.txt", vcf, samples=["HG00096_HG00096"]), panel)
     assert one.samples[0].percentile is not None
-    # 843 panel samples score lower and two (HG00096 itself and one other) score the same: mid-rank.
-    assert one.samples[0].percentile["PGS001229"] == pytest.approx(100 * (843 + 0.5 * 2) / 2504)
+    # 843 panel samples score lower and one (HG00096 itself) the same: mid-rank.
+    assert one.samples[0].percentile["PGS001229"] == pytest.approx(100 * (843 + 0.5) / 2504)
     assert one.notes[-1] == (
         "a percentile is only valid against a reference panel of the same genetic ancestry as the sample, "
         "scored with the same variants and options"
@@ -254,3 +254,26 @@ def test_percentiles_need_a_panel_scored_the_same_way(prs: Path) -> None:
                       options=PrsOptions(keep_ambiguous=True))  # fmt: skip
     with pytest.raises(CaseInputError, match="scored with other variants or options"):
         add_percentiles(other, panel)
+
+
+@pytest.mark.parametrize("mean_impute", [False, True])
+def test_numpy_fast_path_equals_the_cyvcf2_path(prs: Path, mean_impute: bool) -> None:
+    vcf = prs / "cineca_synthetic_subset.vcf.gz"
+    opts = PrsOptions(mean_impute=mean_impute)
+    fast = score_vcf(prs / "PGS001229_22.txt", vcf, options=opts, detail=True)
+    slow = score_vcf(prs / "PGS001229_22.txt", vcf, options=opts, detail=True, fast=False)
+    assert fast.variants == slow.variants and fast.detail == slow.detail
+    for a, b in zip(fast.samples, slow.samples, strict=True):
+        assert a.scores["PGS001229"].allele_ct == b.scores["PGS001229"].allele_ct
+        assert a.scores["PGS001229"].sum == pytest.approx(b.scores["PGS001229"].sum, abs=1e-12)
+
+
+def test_fast_path_falls_back_to_cyvcf2_for_haploid_and_multiallelic_lines(prs: Path) -> None:
+    from services.risk.prs._fastgt import NotPlainGT, plain_gt_sites
+
+    keys = {("X", 2800000)}
+    with pytest.raises(NotPlainGT):
+        list(plain_gt_sites(prs / "synthetic" / "edgecases.vcf", 4, keys))
+    sites = list(plain_gt_sites(prs / "synthetic" / "edgecases.vcf", 4, {("1", 5000)}))
+    assert [(c, p, r, a) for c, p, r, a, _ in sites] == [("1", 5000, "G", ["A", "C"])]
+    assert sites[0][4].dosage(2).tolist() == [1.0, 0.0, 2.0, 0.0]

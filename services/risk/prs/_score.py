@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from services.risk.errors import BuildMismatchError, GenotypeFileError, NoMatchError, OverlapError
 from services.risk.prs._build import normalise_build, normalise_chrom
+from services.risk.prs._fastgt import NotPlainGT, is_text_vcf, plain_gt_sites
 from services.risk.prs._genotypes import effect_dosage, has_ds, open_vcf, vcf_build
 from services.risk.prs._match import match
 from services.risk.prs._result import (
@@ -37,43 +41,54 @@ from services.risk.prs._scorefile import DOMINANT, RECESSIVE, ScoreFile, read_sc
 __all__ = ["score_vcf"]
 
 _CHUNK = 4096
+_FEW_SAMPLES = 32
+Floats = npt.NDArray[np.float64]
 
 
 class _Accumulator:
-    """Per-sample sums, allele counts and the matched-variant count, filled chunk by chunk."""
+    """Per-sample sums, allele counts and the matched-variant count, filled block by block."""
 
-    def __init__(self, n_samples: int, weights: npt.NDArray[np.float64], mean_impute: bool) -> None:
+    def __init__(self, n_samples: int, weights: Floats, mean_impute: bool) -> None:
         self.weights = weights
         self.mean_impute = mean_impute
         self.sums = np.zeros((n_samples, weights.shape[1]))
-        self.allele_ct = np.zeros(n_samples, dtype=np.int64)
+        self.n_missing = np.zeros(n_samples, dtype=np.int64)
         self.n_matched = 0
-        self._rows: list[npt.NDArray[np.float64]] = []
+        # A block of at most ~32 MB of dosages is multiplied into the sums at once.
+        self._block = np.empty((max(16, min(_CHUNK, (1 << 22) // max(n_samples, 1))), n_samples))
         self._idx: list[int] = []
 
-    def add(self, dosage: npt.NDArray[np.float64], variant: int, effect_type: int) -> None:
+    @property
+    def allele_ct(self) -> npt.NDArray[np.int64]:
+        """Non-missing alleles per sample (2 per matched variant with a call)."""
+        counts: npt.NDArray[np.int64] = 2 * (self.n_matched - self.n_missing)
+        return counts
+
+    def add(self, dosage: Floats, variant: int, effect_type: int) -> None:
+        row = self._block[len(self._idx)]
         missing = np.isnan(dosage)
-        self.allele_ct += 2 * (~missing)
         if missing.any():
+            self.n_missing += missing
             fill = 0.0
             if self.mean_impute and not missing.all():
                 fill = float(np.mean(dosage[~missing]))
             dosage = np.where(missing, fill, dosage)
         if effect_type == DOMINANT:
-            dosage = np.minimum(dosage, 1.0)
+            np.minimum(dosage, 1.0, out=row)
         elif effect_type == RECESSIVE:
-            dosage = np.maximum(dosage - 1.0, 0.0)
-        self._rows.append(dosage)
+            np.maximum(dosage - 1.0, 0.0, out=row)
+        else:
+            row[:] = dosage
         self._idx.append(variant)
         self.n_matched += 1
-        if len(self._rows) >= _CHUNK:
+        if len(self._idx) == len(self._block):
             self.flush()
 
     def flush(self) -> None:
-        if self._rows:
-            block = np.vstack(self._rows)
-            self.sums += block.T @ self.weights[self._idx]
-            self._rows, self._idx = [], []
+        if self._idx:
+            used = self._block[: len(self._idx)]
+            self.sums += used.T @ self.weights[self._idx]
+            self._idx = []
 
 
 def _index(sf: ScoreFile) -> dict[tuple[str, int], list[int]]:
@@ -100,6 +115,63 @@ def _fingerprint(sf: ScoreFile, matched: list[int], options: PrsOptions) -> str:
     return h.hexdigest()
 
 
+class _Run:
+    """Matching state and sums for one pass over the genotypes."""
+
+    def __init__(self, sf: ScoreFile, n_samples: int, opts: PrsOptions) -> None:
+        self.sf = sf
+        self.opts = opts
+        self.status: list[str | None] = [None] * sf.n_variants
+        self.reasons: list[str] = ["absent"] * sf.n_variants
+        self.targets: list[tuple[str, list[str], str | None] | None] = [None] * sf.n_variants
+        self.acc = _Accumulator(n_samples, sf.weights, opts.mean_impute)
+        self.chrx = False
+
+    def site(
+        self, hits: list[int], ref: str, alts: list[str], dosage: Callable[[int], npt.NDArray[np.float64]]
+    ) -> None:
+        """Match the variants at one VCF record and add the dosages of those that match."""
+        sf, opts = self.sf, self.opts
+        for i in hits:
+            if self.status[i] in ("matched", "excluded"):
+                continue
+            m = match(sf.effect[i], sf.other[i], ref.upper(), [a.upper() for a in alts],
+                      keep_ambiguous=opts.keep_ambiguous, keep_multiallelic=opts.keep_multiallelic)  # fmt: skip
+            self.status[i], self.reasons[i] = m.status, m.reason
+            alleles = [ref, *alts]
+            self.targets[i] = (ref, list(alts), alleles[m.allele] if m.allele >= 0 else None)
+            if m.status == "matched":
+                self.acc.add(dosage(m.allele), i, int(sf.effect_type[i]))
+                self.chrx = self.chrx or sf.chrom[i] == "X"
+
+
+def _fast_pass(sf: ScoreFile, vcf: str | Path, n_samples: int, opts: PrsOptions) -> _Run | None:
+    """The numpy pass over a plain-GT text VCF, or None when the file needs cyvcf2."""
+    index = _index(sf)
+    run = _Run(sf, n_samples, opts)
+    try:
+        for _chrom, _pos, ref, alts, gt in plain_gt_sites(vcf, n_samples, index):
+            run.site(index[(_chrom, _pos)], ref, alts, gt.dosage)
+    except NotPlainGT:
+        return None
+    return run
+
+
+def _cyvcf2_pass(sf: ScoreFile, reader: Any, vcf: str | Path, opts: PrsOptions, use_ds: bool) -> _Run:
+    index = _index(sf)
+    run = _Run(sf, len(reader.samples), opts)
+    try:
+        for record in reader:
+            hits = index.get((normalise_chrom(record.CHROM), record.POS))
+            if hits:
+                run.site(hits, record.REF, list(record.ALT), partial(effect_dosage, record, use_ds=use_ds))
+    except GenotypeFileError:
+        raise
+    except Exception as exc:  # htslib read errors surface as plain exceptions mid-file
+        raise GenotypeFileError(f"cannot be read past a record ({exc.__class__.__name__})", location=str(vcf)) from None
+    return run
+
+
 def score_vcf(
     scoring: ScoreFile | str | Path,
     vcf: str | Path,
@@ -107,62 +179,45 @@ def score_vcf(
     samples: list[str] | None = None,
     options: PrsOptions | None = None,
     detail: bool = False,
+    fast: bool = True,
 ) -> PrsResult:
     """Score every (or the given) sample of ``vcf`` with ``scoring``; see the module docstring.
 
+    ``fast=False`` skips the numpy fast path for plain-GT text VCFs (the result is the same).
     Raises ScoreFileError / GenotypeFileError for unreadable files, BuildMismatchError when builds differ,
     NoMatchError when nothing matches and OverlapError when fewer than ``min_overlap`` match.
     """
     opts = options or PrsOptions()
     sf = scoring if isinstance(scoring, ScoreFile) else read_scoring_file(scoring, use_harmonised=opts.use_harmonised)
-    # Mean imputation needs frequencies from every sample, so read all and select afterwards.
-    reader = open_vcf(vcf, None if opts.mean_impute else samples)
-    build, how = vcf_build(reader)
+    header = open_vcf(vcf, samples)  # validates the path and the requested samples
+    build, how = vcf_build(header)
     if opts.vcf_build:
         build, how = normalise_build(opts.vcf_build), "given"
     _check_build(sf, build, how, str(vcf))
-    use_ds = opts.use_dosage and has_ds(reader)
-    index = _index(sf)
-    status: list[str | None] = [None] * sf.n_variants
-    reasons: list[str] = ["absent"] * sf.n_variants
-    targets: list[tuple[str, list[str], str | None] | None] = [None] * sf.n_variants
-    read_samples = list(reader.samples)
-    wanted = samples if samples is not None else read_samples
-    position = {s: i for i, s in enumerate(read_samples)}
-    rows = [position[s] for s in wanted]
-    acc = _Accumulator(len(read_samples), sf.weights, opts.mean_impute)
-    chrx = False
-    try:
-        for record in reader:
-            hits = index.get((normalise_chrom(record.CHROM), record.POS))
-            if not hits:
-                continue
-            for i in hits:
-                if status[i] in ("matched", "excluded"):
-                    continue
-                m = match(
-                    sf.effect[i],
-                    sf.other[i],
-                    record.REF.upper(),
-                    [a.upper() for a in record.ALT],
-                    keep_ambiguous=opts.keep_ambiguous,
-                    keep_multiallelic=opts.keep_multiallelic,
-                )
-                status[i], reasons[i] = m.status, m.reason
-                alleles = [record.REF, *record.ALT]
-                targets[i] = (record.REF, list(record.ALT), alleles[m.allele] if m.allele >= 0 else None)
-                if m.status == "matched":
-                    acc.add(effect_dosage(record, m.allele, use_ds), i, int(sf.effect_type[i]))
-                    chrx = chrx or sf.chrom[i] == "X"
-    except GenotypeFileError:
-        raise
-    except Exception as exc:  # htslib read errors surface as plain exceptions mid-file
-        raise GenotypeFileError(f"cannot be read past a record ({exc.__class__.__name__})", location=str(vcf)) from None
-    finally:
-        reader.close()
-    acc.flush()
-    return _result(sf, str(vcf), build, how, opts, status, reasons, targets, acc, list(zip(wanted, rows, strict=True)),
-                   chrx, detail, use_ds)  # fmt: skip
+    use_ds = opts.use_dosage and has_ds(header)
+    header.close()
+    everyone = open_vcf(vcf)
+    all_samples = list(everyone.samples)
+    everyone.close()
+    wanted = samples if samples is not None else list(all_samples)
+    # htslib parses only the requested samples, so a few samples read faster through cyvcf2.
+    few = samples is not None and not opts.mean_impute and len(samples) <= _FEW_SAMPLES
+    run = _fast_pass(sf, vcf, len(all_samples), opts) if fast and not few and not use_ds and is_text_vcf(vcf) else None
+    if run is not None:
+        position = {s: i for i, s in enumerate(all_samples)}
+        rows = [position[s] for s in wanted]
+    else:
+        # Mean imputation needs frequencies from every sample, so read all and select afterwards.
+        subset = None if opts.mean_impute else samples
+        reader = open_vcf(vcf, subset)
+        try:
+            run = _cyvcf2_pass(sf, reader, vcf, opts, use_ds)
+            position = {s: i for i, s in enumerate(reader.samples)}
+        finally:
+            reader.close()
+        rows = [position[s] for s in wanted]
+    run.acc.flush()
+    return _result(sf, str(vcf), build, how, opts, run, list(zip(wanted, rows, strict=True)), detail, use_ds)
 
 
 def _result(
@@ -171,15 +226,12 @@ def _result(
     build: str | None,
     how: str,
     opts: PrsOptions,
-    status: list[str | None],
-    reasons: list[str],
-    targets: list[tuple[str, list[str], str | None] | None],
-    acc: _Accumulator,
+    run: _Run,
     selected: list[tuple[str, int]],
-    chrx: bool,
     detail: bool,
     use_ds: bool,
 ) -> PrsResult:
+    status, reasons, targets, acc, chrx = run.status, run.reasons, run.targets, run.acc, run.chrx
     matched_idx = [i for i, s in enumerate(status) if s == "matched"]
     excluded = Counter(reasons[i] for i, s in enumerate(status) if s == "excluded")
     unmatched = Counter(reasons[i] for i, s in enumerate(status) if s not in ("matched", "excluded"))
@@ -210,20 +262,19 @@ def _result(
             total=total,
         )
     denom_imputed = 2 * acc.n_matched
+    sums = acc.sums.tolist()
+    cts = acc.allele_ct.tolist()
     out = []
     for name, row in selected:
-        allele_ct = int(acc.allele_ct[row])
+        allele_ct = int(cts[row])
         denom = denom_imputed if opts.mean_impute else allele_ct
         scores = {
-            score: ScoreValue(
-                sum=float(acc.sums[row, k]),
-                avg=float(acc.sums[row, k] / denom) if denom else float("nan"),
-                allele_ct=allele_ct,
-                denom=denom,
+            score: ScoreValue.model_construct(
+                sum=sums[row][k], avg=sums[row][k] / denom if denom else float("nan"), allele_ct=allele_ct, denom=denom
             )
             for k, score in enumerate(sf.score_names)
         }
-        out.append(SampleScore(sample=name, scores=scores))
+        out.append(SampleScore.model_construct(sample=name, scores=scores, percentile=None))
     notes = []
     if chrx:
         notes.append(CHRX_NOTE)

@@ -51,10 +51,11 @@ class ReferencePanel:
         return cls.from_result(result, p.name)
 
     def percentile(self, score: str, value: float) -> float:
-        """Mid-rank percentile (0-100) of ``value`` among the panel's sums of ``score``."""
+        """Mid-rank percentile (0-100) of ``value`` among the panel's sums (ties within 1e-9 count half)."""
         panel = self.sums[score]
-        below = np.searchsorted(panel, value, side="left")
-        at_or_below = np.searchsorted(panel, value, side="right")
+        tie = 1e-9 * max(1.0, abs(value))
+        below = np.searchsorted(panel, value - tie, side="left")
+        at_or_below = np.searchsorted(panel, value + tie, side="right")
         return float(100.0 * (below + 0.5 * (at_or_below - below)) / len(panel))
 
     def to_json(self) -> str:
