@@ -99,22 +99,28 @@ _NEGATED = re.compile(
     r"no need to avoid|no reason to avoid|avoid moderate and strong cyp2d6 inhibitors"
     r"|alternative agents are not (?:considered|available)[^.]*"
 )
-_AVOID = re.compile(r"\bavoid\b|not recommended|contraindicated|do not use|should not be used|not be used|discontinue")
+_AVOID = re.compile(
+    r"\bavoid\b|not recommended|contra-?indicated|do not use|should not be used|not be used|discontinue"
+)
 _ALTERNATIVE = re.compile(
     r"alternative|prasugrel|ticagrelor|aromatase inhibitor|granisetron|isavuconazole|posaconazole"
+    r"|not (?:predominantly |primarily )?metabolized by"
 )
 _STANDARD = re.compile(
     r"standard dos|standard starting|standard recommended dose|standard of care dosing|at standard doses?\b"
     r"|recommended starting dose\.?$|recommended starting dose\b(?! and)|per standard|label[- ]recommended"
     r"|according to the product label|no indication to change|desired starting dose|normal starting dose"
-    r"|no action is required|no action recommended|no adjustments needed|no need to avoid|no reason to avoid"
+    r"|no action is (?:required|needed)|no action recommended|no adjustments needed|no need to avoid|no reason to avoid"
 )
 _REDUCE = re.compile(
     r"reduc(?:e|ed|tion)|lower starting dose|lower maintenance dose|decreased dose|≤\s?\d+\s?mg|limit dose"
-    r"|\d+%(?:-\d+%)? of (?:the )?(?:lowest |standard |normal |recommended )*(?:initial |starting |maximum )?dose"
+    r"|\d+%(?:-\d+%)? of (?:the )?(?:lowest |standard |normal |recommended )*"
+    r"(?:initial |starting |maximum |maintenance )?dose"
+    r"|half (?:of )?the (?:normal |standard )?dose"
     r"|\d+% less than|lowest recommended starting dose|\d+-\d+% lower"
 )
-_INCREASE = re.compile(r"increase (?:starting )?(?:daily )?dose|increase starting|higher target dose|higher maint")
+_INCREASE = re.compile(r"^(?:consider )?increas(?:e|ing) (?:the )?(?:starting )?(?:daily )?dose")
+_HIGHER = re.compile(r"increas\w* (?:the )?dose|higher (?:maintenance|target) dose")
 _CAUTION = re.compile(r"caution")
 _MONITOR = re.compile(r"monitor")
 
@@ -146,6 +152,8 @@ def dose_percent(text: str) -> int | None:
         return int(m.group(1)) - 100
     if m := re.search(r"increase (?:starting )?(?:daily )?dose by (\d+)\s?%", t):
         return int(m.group(1))
+    if re.search(r"\bhalf (?:of )?the (?:normal |standard )?dose", t):
+        return -50
     if "10-fold" in t:
         return -90
     return None
@@ -162,16 +170,19 @@ def classify(text: str, strength: str | None) -> dict[str, Any]:
         return {"action": "none", "dose_change_percent": None, "kind": "no-recommendation"}
     if _TESTING.match(t):
         return {"action": "consider-testing", "dose_change_percent": None, "kind": "actionable"}
+    if re.match(r"^(?:there is )?no (?:need|reason) to avoid", t):
+        return {"action": "standard", "dose_change_percent": None, "kind": "standard"}
     clean = _NEGATED.sub("", t)
-    first = _sentences(clean)[0] if _sentences(clean) else clean
-    rest = clean[len(first) :]
+    sentences = [x for x in _sentences(clean) if re.search(r"[a-z]", x)]
+    first = sentences[0] if sentences else clean
+    rest = " ".join(sentences[1:])
     action: str
     if _AVOID.search(first):
         action = "use-alternative" if _ALTERNATIVE.search(clean) else "avoid"
     elif _ALTERNATIVE.search(first) and not _REDUCE.search(first):
         action = "use-alternative"
     elif _STANDARD.search(first) and not _REDUCE.search(first) and not _INCREASE.search(first):
-        action = "adjust-dose" if (_REDUCE.search(rest) or _INCREASE.search(rest)) else "standard"
+        action = "adjust-dose" if (_REDUCE.search(rest) or _HIGHER.search(rest)) else "standard"
         if action == "standard" and _CAUTION.search(first):
             action = "use-with-caution"
     elif _REDUCE.search(first) or re.match(r"(?:initiate|start) (?:therapy )?(?:with |at )?\d+%", first):
@@ -180,7 +191,11 @@ def classify(text: str, strength: str | None) -> dict[str, Any]:
         action = "use-alternative"
     elif _INCREASE.search(first):
         action = "increase-dose"
-    elif _REDUCE.search(clean):
+    elif (
+        len(sentences) > 1
+        and sentences[1].startswith(("for subsequent doses", "for the other doses"))
+        and _REDUCE.search(sentences[1])
+    ):
         action = "reduce-dose"
     elif _CAUTION.search(first):
         action = "use-with-caution"
