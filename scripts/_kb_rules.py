@@ -1,8 +1,10 @@
 """Curated facts and rules the kb build applies to the guideline files.
 
 1. ``INGREDIENT_RXCUI``: RxNorm ingredient concepts (TTY=IN) by lower-case name. Source: RxNorm, U.S.
-   National Library of Medicine (RxNav, https://mor.nlm.nih.gov/RxNav/). Only codes we are sure of are
-   listed; a drug missing here resolves by name and carries ``rxnorm = None`` rather than a guess.
+   National Library of Medicine (RxNav, https://mor.nlm.nih.gov/RxNav/); every code that CPIC's own drug
+   table also lists (cpicpgx/cpic-schema ``drug.sql``, ``RxNorm:<id>`` drug ids) was checked against it.
+   Only codes we are sure of are listed; a drug missing here resolves by name and carries
+   ``rxnorm = None`` rather than a guess.
 2. ``classify``: turns a recommendation's text into an action (avoid, use-alternative, reduce-dose with a
    percent, standard ...). The rules read the *first sentence* for the primary action; later sentences only
    add a dose change or alternatives. Anything the rules cannot place is ``see-guideline`` (the card then
@@ -18,14 +20,17 @@ from typing import Any
 # RxNorm ingredient RxCUIs (TTY=IN), from RxNorm/RxNav.
 INGREDIENT_RXCUI: dict[str, str] = {
     "abacavir": "190521",
+    "acenocoumarol": "154",
     "allopurinol": "519",
     "amikacin": "641",
     "amitriptyline": "704",
     "amphotericin b": "732",
+    "aripiprazole": "89013",
     "atazanavir": "343047",
     "atomoxetine": "38400",
     "atorvastatin": "83367",
     "azathioprine": "1256",
+    "brexpiprazole": "1658314",
     "capecitabine": "194000",
     "carbamazepine": "2002",
     "celecoxib": "140587",
@@ -39,22 +44,30 @@ INGREDIENT_RXCUI: dict[str, str] = {
     "dexlansoprazole": "816346",
     "doxepin": "3638",
     "efavirenz": "195085",
+    "eliglustat": "1547220",
     "escitalopram": "321988",
+    "flecainide": "4441",
     "fluorouracil": "4492",
+    "flurbiprofen": "4502",
     "fluvastatin": "41127",
     "fluvoxamine": "42355",
     "fosphenytoin": "72236",
     "gentamicin": "4413",
     "granisetron": "26237",
+    "haloperidol": "5093",
     "hydrocodone": "5489",
     "ibuprofen": "5640",
     "imipramine": "5691",
+    "irinotecan": "51499",
     "isoflurane": "6026",
     "ivacaftor": "1243041",
+    "lamotrigine": "28439",
     "lansoprazole": "17128",
     "lovastatin": "6472",
     "meloxicam": "41493",
     "mercaptopurine": "103",
+    "methylene blue": "6878",
+    "metoprolol": "6918",
     "nitrofurantoin": "7454",
     "nortriptyline": "7531",
     "omeprazole": "7646",
@@ -62,15 +75,22 @@ INGREDIENT_RXCUI: dict[str, str] = {
     "oxcarbazepine": "32624",
     "pantoprazole": "40790",
     "paroxetine": "32937",
+    "peginterferon alfa-2a": "120608",
+    "peginterferon alfa-2b": "253453",
+    "pegloticase": "1011650",
+    "phenprocoumon": "8150",
     "phenytoin": "8183",
+    "pimozide": "8331",
     "piroxicam": "8356",
     "pitavastatin": "861634",
     "posaconazole": "282446",
     "prasugrel": "613391",
     "pravastatin": "42463",
     "primaquine": "8687",
+    "propafenone": "8754",
     "rasburicase": "283821",
     "ribavirin": "9344",
+    "risperidone": "35636",
     "rosuvastatin": "301542",
     "sertraline": "36437",
     "sevoflurane": "36453",
@@ -79,15 +99,18 @@ INGREDIENT_RXCUI: dict[str, str] = {
     "succinylcholine": "10154",
     "tacrolimus": "42316",
     "tamoxifen": "10324",
+    "tegafur": "4582",
     "thioguanine": "10485",
     "ticagrelor": "1116632",
     "tobramycin": "10627",
     "tramadol": "10689",
     "trimipramine": "10834",
+    "tropisetron": "27392",
     "venlafaxine": "39786",
     "voriconazole": "121243",
     "vortioxetine": "1455099",
     "warfarin": "11289",
+    "zuclopenthixol": "114176",
 }
 
 _NONE_TEXT = re.compile(r"^(n/a|no recommendation\b|the guideline does not provide a recommendation)")
