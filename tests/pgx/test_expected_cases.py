@@ -90,3 +90,22 @@ def test_unphased_dpyd_lists_variants_and_uses_two_lowest(shared_data: Path) -> 
     assert set(result.diplotypes) == {"c.1627A>G (*5)", "c.1905+1G>A (*2A)"}
     # *2A (0.0) and *5 (1.0): activity score 1.0
     assert (result.activity_score, result.phenotype) == ("1.0", "Intermediate Metabolizer")
+
+
+def test_derived_phenotypes_and_activity_scores(shared_data: Path) -> None:
+    """The table's phenotype/activity-score columns (looked up by the data's authors, not asserted by PharmCAT)."""
+    checked = 0
+    for row in _rows(shared_data):
+        if not row["phenotype_lookup_derived"] and not row["activity_score_lookup_derived"]:
+            continue
+        outside = OUTSIDE / row["vcf"].replace(".vcf", ".tsv")
+        report = call_vcf(
+            shared_data / "pgx" / "cases" / "vcf" / row["vcf"],
+            outside_calls=outside if outside.is_file() else None,
+            all_matches=row["assertion"] == "allCandidates",
+        )
+        result = next(iter(report.samples.values()))[row["gene"]]
+        expected = (row["phenotype_lookup_derived"], row["activity_score_lookup_derived"])
+        assert (result.phenotype or "", result.activity_score or "") == expected, row["vcf"]
+        checked += 1
+    assert checked == 65
