@@ -209,6 +209,15 @@ def create_app(
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """uvicorn factory for multi-process serving: settings and logging from ``TWINRX_*`` variables."""
+    from services.common.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return create_app(settings)
+
+
 def openapi_schema() -> dict[str, Any]:
     """The OpenAPI document without wiring Redis (for schemathesis and docs)."""
     app = FastAPI(title="twinrx CDS Hooks", version="2.0.1")

@@ -21,8 +21,11 @@ Trusted clients file::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -83,6 +86,32 @@ def _find_key(jwks: dict[str, Any], kid: str) -> dict[str, Any] | None:
     return None
 
 
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+
+
+def _segment_json(segment: str) -> dict[str, Any]:
+    if not _SEGMENT.fullmatch(segment):
+        raise Unauthorized("malformed token")
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment.rstrip("=") + "=" * (-len(segment.rstrip("=")) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise Unauthorized("malformed token") from exc
+    if not isinstance(value, dict):
+        raise Unauthorized("malformed token")
+    return value
+
+
+def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims of a JWT *before* verification, only to pick the issuer and key.
+
+    Nothing read here is trusted: the signature and every claim are then checked by PyJWT's decode.
+    """
+    parts = token.split(".")
+    if len(parts) != 3 or len(token) > 16384:
+        raise Unauthorized("malformed token")
+    return _segment_json(parts[0]), _segment_json(parts[1])
+
+
 class JwksCache:
     """JWKS documents fetched from allow-listed ``jku`` URLs, kept ``ttl`` seconds."""
 
@@ -126,6 +155,7 @@ class Authenticator:
         path = settings.cds_trusted_clients_file
         self._clients = load_trusted_clients(path) if path is not None else {}
         self._jwks = JwksCache(http, settings.cds_jwks_cache_seconds)
+        self._parsed: dict[str, Any] = {}
 
     @property
     def trusted_issuers(self) -> list[str]:
@@ -136,11 +166,7 @@ class Authenticator:
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized("missing bearer token")
         token = authorization[7:].strip()
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
-            raise Unauthorized("malformed token") from exc
+        header, unverified = _peek(token)
         alg = header.get("alg")
         if alg not in ALLOWED_ALGS:
             raise Unauthorized(f"algorithm not allowed: {str(alg)[:10]}")
@@ -159,7 +185,7 @@ class Authenticator:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                jwt.PyJWK(jwk).key,
+                self._public_key(jwk),
                 algorithms=[alg],
                 audience=audience,
                 issuer=client.iss,
@@ -172,6 +198,16 @@ class Authenticator:
         self._check_tenant(client, claims)
         self._check_replay(claims)
         return claims
+
+    def _public_key(self, jwk: dict[str, Any]) -> Any:
+        """The parsed key of a JWK (cached by its canonical JSON: parsing costs more than a dict lookup)."""
+        cache_key = json.dumps(jwk, sort_keys=True)
+        key = self._parsed.get(cache_key)
+        if key is None:
+            key = jwt.PyJWK(jwk).key
+            if len(self._parsed) < 256:
+                self._parsed[cache_key] = key
+        return key
 
     def _key(self, client: TrustedClient, header: dict[str, Any], kid: str) -> dict[str, Any]:
         jku = header.get("jku")

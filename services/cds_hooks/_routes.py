@@ -26,7 +26,7 @@ def get_discovery(_: ClientDep) -> DiscoveryResponse:
 
 @router.post("/cds-services/{service_id}", response_model=CardsResponse, response_model_exclude_none=True)
 def call_service(service_id: str, body: HookRequest, rt: RuntimeDep, _: ClientDep) -> CardsResponse:
-    """Call a CDS service: cards for the hook's context."""
+    """Call a CDS service: cards for the hook's context (optional fields omitted, never null)."""
     return handle(rt, service_id, body)
 
 

@@ -28,9 +28,12 @@ def _feedback_group() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes (containers: 1).")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Run the CDS Hooks API with uvicorn (an embedded Redis when TWINRX_REDIS_URL is unset)."""
+    import os
+
     import uvicorn
 
     from services.common.logging import configure_logging
@@ -45,8 +48,19 @@ def serve(
         if settings.redis_url is None:
             url = stack.enter_context(embedded_redis())
             settings = settings.model_copy(update={"redis_url": url})
-        app = create_app(settings)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+            os.environ["TWINRX_REDIS_URL"] = url  # worker processes read it
+        if workers == 1:
+            uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+        else:
+            uvicorn.run(
+                "services.cds_hooks._app:app_from_environment",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=log_level,
+                access_log=False,
+            )
 
 
 @hook_app.command("send")

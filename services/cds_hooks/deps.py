@@ -10,13 +10,17 @@ from ._auth import Authenticator
 from ._service import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
 def require_client(request: Request) -> dict[str, Any] | None:
-    """The verified client JWT claims; ``None`` only in explicitly enabled development mode."""
+    """The verified client JWT claims; ``None`` only in explicitly enabled development mode.
+
+    A sync dependency on purpose: it runs in the thread pool, where the ECDSA/RSA verification (which
+    releases the GIL) overlaps with other requests, and the ``jti`` ``SET NX`` never blocks the loop.
+    """
     auth: Authenticator | None = request.app.state.authenticator
     if auth is None:
         return None

@@ -144,19 +144,20 @@ def test_avoid_with_strong_evidence_is_critical(dev_client: TestClient, seed: Ca
 
 
 def test_dose_reduction_updates_the_draft_dose(dev_client: TestClient, seed: Callable[..., Twin]) -> None:
-    seed(SERVER, "pm4", gene("CYP2C19", "*2/*2", "Poor Metabolizer"))
-    dosage = [{"text": "20 mg daily", "doseAndRate": [{"doseQuantity": {"value": 20, "unit": "mg"}}]}]
-    draft = med("rx-5", code="200371", display="Citalopram 20 MG Oral Tablet", dosageInstruction=dosage)
+    seed(SERVER, "pm4", gene("DPYD", "c.1905+1G>A/Reference", "Intermediate Metabolizer", activity="1.0"))
+    dosage = [{"text": "1000 mg/m2 twice daily", "doseAndRate": [{"doseQuantity": {"value": 1000, "unit": "mg/m2"}}]}]
+    draft = med("rx-5", text="capecitabine 500 MG Oral Tablet", dosageInstruction=dosage)
     (card,) = cards_of(dev_client, SELECT, hook("order-select", "pm4", draft))
     assert card["indicator"] == "warning"
-    assert "reduce dose by 50%" in card["summary"]
+    assert card["summary"] == "Capecitabine: reduce dose by 50% (DPYD Intermediate Metabolizer)"
+    assert "c.1905+1G>A/Reference" in card["detail"] and "| 1.0 |" in card["detail"]
     (update,) = card["suggestions"]
-    assert update["label"] == "Reduce Citalopram dose by 50%"
+    assert update["label"] == "Reduce Capecitabine dose by 50%" and update["isRecommended"] is True
     (action,) = update["actions"]
     assert action["type"] == "update"
     assert action["resource"]["id"] == "rx-5"
-    assert action["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 10
-    assert "CYP2C19 Poor Metabolizer" in action["resource"]["note"][0]["text"]
+    assert action["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 500
+    assert "DPYD Intermediate Metabolizer" in action["resource"]["note"][0]["text"]
 
 
 def test_genotype_unknown_gives_one_testing_card_per_window(make_client: AppFactory, seed: Callable[..., Twin]) -> None:
