@@ -148,7 +148,7 @@ def call_vcf(
                 not_called.add(gene)
         for call in outside:
             genes[call.gene] = call.model_copy(deep=True)
-            if call.diplotypes:
+            if call.diplotypes or call.phenotype:
                 not_called.discard(call.gene)
             else:
                 not_called.add(call.gene)

@@ -143,7 +143,9 @@ def outside_call(
     )
 
 
-def outside_phenotype(gene: str, phenotype: str, *, source: SourceRef | None = None) -> GeneResult:
+def outside_phenotype(
+    gene: str, phenotype: str | None, *, activity_score: str | None = None, source: SourceRef | None = None
+) -> GeneResult:
     """A lab-reported phenotype without a diplotype (legacy Observations): used only if CPIC names it.
 
     Activity-score genes (CYP2C9, CYP2D6, DPYD) look recommendations up by score, which a phenotype alone
@@ -151,13 +153,32 @@ def outside_phenotype(gene: str, phenotype: str, *, source: SourceRef | None = N
     """
     g = normalise_gene(gene)
     table = _kb.phenotype_table(g)
-    known = {row[0] for row in table["diplotypes"].values()} if table else set()
-    match = next((k for k in known if k and k.lower() == phenotype.strip().lower()), None)
+    rows = list(table["diplotypes"].values()) if table else []
+    if activity_score:  # PharmCAT's outside-call activity score column (activity-score genes)
+        score = activity_score.strip()
+        hits = {(row[0], row[2]) for row in rows if row[1] == score}
+        if len(hits) == 1:
+            (pheno, key), *_ = hits
+            return GeneResult(
+                gene=g,
+                phenotype=pheno,
+                activity_score=score,
+                lookup_key=key,
+                method="outside-call",
+                source=source,
+                warnings=[f"{g}: activity score as reported, no diplotype"],
+            )
+        return GeneResult(
+            gene=g, method="outside-call", source=source, warnings=[f"{g}: reported activity score not recognised"]
+        )
+    known = {row[0] for row in rows}
+    wanted = (phenotype or "").strip().lower()
+    match = next((k for k in known if k and k.lower() == wanted), None)
     if match is None:
         return GeneResult(
             gene=g, method="outside-call", source=source, warnings=[f"{g}: reported phenotype not recognised"]
         )
-    scored = bool(table and any(row[1] for row in table["diplotypes"].values()))
+    scored = any(row[1] for row in rows)
     return GeneResult(
         gene=g,
         phenotype=match,
@@ -216,12 +237,20 @@ def read_outside_calls(path: Path) -> list[GeneResult]:
             continue
         fields = line.rstrip("\n").split("\t")
         gene = normalise_gene(fields[0])
-        if len(fields) < 2 or not fields[1].strip():  # PharmCAT allows a gene with no call
+        if len(fields) < 2 or not fields[1].strip():  # PharmCAT allows phenotype / score only, or no call
             if gene not in known_genes():
                 raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")
-            results[gene] = GeneResult(
-                gene=gene, method="outside-call", source=source, warnings=[f"{gene}: outside call with no diplotype"]
-            )
+            pheno = fields[2].strip() if len(fields) > 2 else ""
+            score = fields[3].strip() if len(fields) > 3 else ""
+            if pheno or score:
+                results[gene] = outside_phenotype(gene, pheno or None, activity_score=score or None, source=source)
+            else:
+                results[gene] = GeneResult(
+                    gene=gene,
+                    method="outside-call",
+                    source=source,
+                    warnings=[f"{gene}: outside call with no diplotype"],
+                )
             continue
         if gene not in known_genes():
             raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")

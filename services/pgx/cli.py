@@ -46,7 +46,7 @@ def call_command(
             observations = [genotype_observation(r, patient) for r in genes.values() if r.diplotypes]
             resources.extend(observations)
             targets = [f"Observation/{o['id']}" for o in observations]
-            resources.append(provenance(targets, sources=[f"DocumentReference/{file.name}"]))
+            resources.append(provenance(targets, sources=[], source_files=[file.name]))
         _dump({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]})
 
 

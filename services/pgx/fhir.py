@@ -166,17 +166,29 @@ def implication_observation(rec: Recommendation, patient_ref: str, genotype_ref:
     }
 
 
-def provenance(targets: list[str], *, sources: list[str], recorded: datetime | None = None) -> dict[str, Any]:
-    """A Provenance naming the produced resources, their inputs and the kb version (deterministic id)."""
+def provenance(
+    targets: list[str],
+    *,
+    sources: list[str],
+    source_files: list[str] | None = None,
+    recorded: datetime | None = None,
+) -> dict[str, Any]:
+    """A Provenance naming the produced resources, their inputs and the kb version (deterministic id).
+
+    ``sources`` are FHIR references (``Observation/1``); ``source_files`` are inputs that are not FHIR
+    resources (a VCF name), recorded by display only.
+    """
     when = (recorded or datetime.now(UTC)).isoformat()
     kb_version = str(_kb.meta()["kb_version"])
+    entities = [{"role": "source", "what": {"reference": s}} for s in sources]
+    entities += [{"role": "source", "what": {"display": f}} for f in source_files or []]
     return {
         "resourceType": "Provenance",
-        "id": f"pgx-prov-{stable_id(*targets, *sources)[:24]}",
+        "id": f"pgx-prov-{stable_id(*targets, *sources, *(source_files or []))[:24]}",
         "target": [{"reference": t} for t in targets],
         "recorded": when,
         "activity": {"text": "pharmacogenomic interpretation"},
         "agent": [{"type": {"text": "software"}, "who": {"display": f"twinrx pgx (kb {kb_version})"}}],
-        "entity": [{"role": "source", "what": {"reference": s}} for s in sources],
+        "entity": entities,
         "policy": [f"urn:twinrx:pgx:kb:{kb_version}"],
     }

@@ -99,3 +99,13 @@ def test_outside_call_tsv(tmp_path: Path) -> None:
     with pytest.raises(PGxFileError) as err:
         read_outside_calls(bad)
     assert str(err.value) == f"{bad}:2 (gene): unknown gene 'FOO1'"
+
+
+def test_outside_call_tsv_phenotype_and_score_only(tmp_path: Path) -> None:
+    tsv = tmp_path / "o.tsv"
+    tsv.write_text("CYP2D6\t\t\t1.0\nCYP2C19\t\tPoor Metabolizer\nNAT2\t\n", encoding="utf-8")
+    calls = {r.gene: r for r in read_outside_calls(tsv)}
+    assert (calls["CYP2D6"].phenotype, calls["CYP2D6"].lookup_key) == ("Intermediate Metabolizer", "1.0")
+    assert (calls["CYP2C19"].phenotype, calls["CYP2C19"].lookup_key) == ("Poor Metabolizer", "Poor Metabolizer")
+    assert (calls["NAT2"].diplotypes, calls["NAT2"].phenotype) == ([], None)
+    assert recommend("codeine", {"CYP2D6": calls["CYP2D6"]}).status == "standard"

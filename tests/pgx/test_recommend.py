@@ -138,6 +138,13 @@ def test_fhir_outputs_are_stable() -> None:
     ]
     prov = provenance([f"Observation/{a['id']}"], sources=["Observation/g1"], recorded=datetime(2024, 1, 1, tzinfo=UTC))
     assert prov["target"] == [{"reference": f"Observation/{a['id']}"}]
+    # Produced resources are valid R4 (fhir.resources R4B models).
+    from fhir.resources.R4B.observation import Observation
+    from fhir.resources.R4B.provenance import Provenance
+
+    Observation.model_validate(a)
+    Observation.model_validate(imp)
+    Provenance.model_validate(prov)
 
 
 def test_kb_rebuild_is_reproducible(shared_data: Path, tmp_path: Path) -> None:
