@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
+import structlog
 
 from services.common.logging import get_logger
 from services.common.settings import Settings
@@ -63,6 +64,8 @@ def validate(spec: ServiceSpec, request: HookRequest) -> str:
             raise BadHookRequest("fhirAuthorization.token_type must be Bearer", location="fhirAuthorization")
     if request.fhirServer is not None and not request.fhirServer.startswith(("http://", "https://")):
         raise BadHookRequest("fhirServer must be an http(s) URL", location="fhirServer")
+    if request.fhirServer is not None and request.fhirServer.startswith("http://"):
+        log.warning("fhir_server_not_https", service=spec.id)  # spec: MUST be https for production data
     patient = request.context.get("patientId")
     if not isinstance(patient, str) or not patient.strip() or len(patient) > 200:
         raise BadHookRequest("context.patientId is required", location="context.patientId")
@@ -90,7 +93,12 @@ def _prefetch_resources(request: HookRequest) -> list[dict[str, Any]]:
 
 
 def handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse:
-    """Validate, load the twin (or build it from prefetch), compose cards."""
+    """Validate, load the twin (or build it from prefetch), compose cards; logs carry the hookInstance."""
+    with structlog.contextvars.bound_contextvars(hookInstance=request.hookInstance[:100]):
+        return _handle(rt, service_id, request)
+
+
+def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse:
     started = time.monotonic()
     spec = service_spec(service_id)
     patient_id = validate(spec, request)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -68,3 +70,12 @@ def test_discovery_requires_the_client_jwt(client: TestClient) -> None:
 def test_exported_members_match_all() -> None:
     public = {name for name in dir(cds) if not name.startswith("_")} - {"annotations", "errors", "deps", "cli"}
     assert set(cds.__all__) == public
+
+
+def test_shipped_sandbox_trust_file_registers_the_sandbox_key(shared_data: Path) -> None:
+    shipped = Path(cds.__file__).parent / "sandbox-trusted-clients.json"
+    clients = cds.load_trusted_clients(shipped)
+    sandbox = clients["https://sandbox.cds-hooks.org"]
+    real = json.loads((shared_data / "cds" / "sandbox" / "sandbox-client-jwks.json").read_text())
+    assert sandbox.jwks == real
+    assert sandbox.jku == ["https://sandbox.cds-hooks.org/.well-known/jwks.json"]
