@@ -16,6 +16,7 @@ from services.pgx._outside import outside_call, read_outside_calls
 from services.pgx._profile import profile
 from services.pgx._recommend import recommend
 from services.pgx.errors import GenomeBuildError, PGxFileError, PGxValueError, SampleNotFound, VcfFormatError
+from services.pgx.fhir import genotype_observation, implication_observation, provenance
 from services.pgx.models import Alternative, Drug, DrugGuidance, Recommendation
 
 __all__ = [
@@ -33,9 +34,12 @@ __all__ = [
     "drugs_with_guidance",
     "genes_for_drug",
     "genotype_from_observation",
+    "genotype_observation",
+    "implication_observation",
     "kb_meta",
     "outside_call",
     "profile",
+    "provenance",
     "read_outside_calls",
     "recommend",
     "resolve_drug",

@@ -97,8 +97,12 @@ def scan(path: Path, positions: dict[str, list[int]], compressed: bool) -> Itera
                     raise VcfFormatError("POS is not a number", path=str(path), line=number, field="POS") from exc
                 wanted = positions[chrom]
                 k = bisect.bisect_left(wanted, pos)
-                if (k < len(wanted) and wanted[k] - pos <= WINDOW) or b"END=" in line:
+                if k < len(wanted) and wanted[k] - pos <= WINDOW:
                     yield _parse(line, path, number)
+                elif k < len(wanted) and (at := line.find(b"END=")) >= 0:  # gVCF block: does it cover one?
+                    digits = line[at + 4 : at + 24].split(b";")[0].split(b"\t")[0]
+                    if digits.isdigit() and int(digits) >= wanted[k]:
+                        yield _parse(line, path, number)
     except (EOFError, zlib.error) as exc:
         raise VcfFormatError(
             f"truncated or corrupt gzip data ({exc.__class__.__name__})", path=str(path), line=number + 1

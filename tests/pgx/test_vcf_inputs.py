@@ -213,3 +213,16 @@ def test_g6pd_hemizygous_male(tmp_path: Path) -> None:
     result = call_vcf(vcf).samples["S1"]["G6PD"]
     assert result.diplotypes == ["Chatham"]
     assert result.phenotype == "Deficient"
+
+
+def test_bcf_input(shared_data: Path, tmp_path: Path) -> None:
+    if shutil.which("bcftools") is None:
+        pytest.skip("bcftools not installed (apt-get install bcftools)")
+    vcf = shared_data / "pgx" / "cases" / "vcf" / "PipelineTest__testCyp2c19_s1s2.vcf"
+    bcf = tmp_path / "x.bcf"
+    subprocess.run(["bcftools", "view", "-O", "b", "-o", str(bcf), str(vcf)], check=True, capture_output=True)
+    assert call_vcf(bcf).to_json()["samples"] == call_vcf(vcf).to_json()["samples"]
+    subprocess.run(["bcftools", "index", str(bcf)], check=True, capture_output=True)
+    indexed = call_vcf(bcf)
+    assert indexed.used_index
+    assert indexed.samples["SAMPLE"]["CYP2C19"].diplotypes == ["*1/*2"]
