@@ -68,6 +68,16 @@ def sync_patient_job(rt: Runtime, server: str, patient_id: str, source: dict[str
     return result
 
 
+def wants_write_back(rt: Runtime, source: object, result: dict[str, object]) -> bool:
+    """Write back when enabled, the twin changed, and it came from a FHIR server (not a local folder)."""
+    return (
+        rt.settings.write_back
+        and result.get("status") in ("created", "updated")
+        and isinstance(source, dict)
+        and source.get("kind") == "rest"
+    )
+
+
 def record_failure(rt: Runtime, source: object, patient_id: str | None, reason: str) -> None:
     """Record a failure that ended the retries, so a waiting run does not hang."""
     run_id = source.get("run") if isinstance(source, dict) else None

@@ -17,6 +17,7 @@ from services.common.logging import get_logger, patient_ref
 from services.common.settings import Settings
 
 from ._clients import client_for
+from ._refs import patient_target
 from ._resource import Resource
 from ._sources import PatientData
 from .errors import AttachmentFetchError, PatientNotFound
@@ -42,7 +43,11 @@ def fetch_patient(client: FhirClient, patient_id: str) -> list[Resource]:
         raise PatientNotFound("the FHIR server has no such patient") from exc
     for resource_type, extra, required in SEARCHES:
         try:
-            resources.extend(client.search(resource_type, {"patient": patient_id, **extra}))
+            for resource in client.search(resource_type, {"patient": patient_id, **extra}):
+                # A server that ignores an unknown parameter returns everyone's data: keep only this patient's.
+                owner = patient_target(resource)
+                if owner == patient_id or (owner is None and resource.get("resourceType") == "Medication"):
+                    resources.append(resource)
         except FhirHttpError as exc:
             if required or exc.status not in (400, 403, 404, 405, 501):
                 raise

@@ -65,9 +65,12 @@ def _retry(task: Task, exc: Exception, *, source: object = None, patient_id: str
 def sync_patient(self: Task, server: str, patient_id: str, source: dict[str, Any]) -> dict[str, object]:
     """Sync one patient's twin."""
     try:
-        return _jobs.sync_patient_job(runtime(), server, patient_id, source)
+        result = _jobs.sync_patient_job(runtime(), server, patient_id, source)
     except _jobs.RETRYABLE as exc:
         raise _retry(self, exc, source=source, patient_id=patient_id) from exc
+    if _jobs.wants_write_back(runtime(), source, result):
+        app.send_task(WRITE_BACK, kwargs={"server": server, "patient_id": patient_id})
+    return result
 
 
 @_task(SYNC_CHUNK)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -45,14 +45,11 @@ class ClientStats:
     pages: int = 0
     loops: int = 0
     duplicates: int = 0
+    outcomes: list[str] = field(default_factory=list)
 
 
-def outcome_text(response: httpx.Response) -> str:
-    """The diagnostics / details text of an OperationOutcome body, or a short fallback."""
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return response.reason_phrase or "no OperationOutcome"
+def outcome_text_of(body: object) -> str:
+    """The diagnostics / details texts of an OperationOutcome, joined ("" for anything else)."""
     texts: list[str] = []
     if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
         for issue in body.get("issue", []) or []:
@@ -62,7 +59,16 @@ def outcome_text(response: httpx.Response) -> str:
             text = issue.get("diagnostics") or (details.get("text") if isinstance(details, dict) else None)
             if isinstance(text, str) and text:
                 texts.append(text)
-    return "; ".join(texts) or response.reason_phrase or "no OperationOutcome"
+    return "; ".join(texts)
+
+
+def outcome_text(response: httpx.Response) -> str:
+    """The diagnostics / details text of an OperationOutcome body, or a short fallback."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.reason_phrase or "no OperationOutcome"
+    return outcome_text_of(body) or response.reason_phrase or "no OperationOutcome"
 
 
 def _what(method: str, url: str) -> str:
@@ -246,6 +252,10 @@ class FhirClient:
             for entry in bundle.get("entry", []) or []:
                 resource = entry.get("resource") if isinstance(entry, dict) else None
                 if not isinstance(resource, dict):
+                    continue
+                search = entry.get("search")
+                if isinstance(search, dict) and search.get("mode") == "outcome":
+                    self.stats.outcomes.append(outcome_text_of(resource))
                     continue
                 meta = resource.get("meta")
                 version = meta.get("versionId", "") if isinstance(meta, dict) else ""
