@@ -22,6 +22,7 @@ from services.common.settings import Settings, get_settings
 from services.common.store import TwinStore
 
 from . import _metrics as metrics
+from ._actionable import ActionableIndex
 from ._auth import Authenticator
 from ._engines import Engines, load_engines
 from ._feedback import FeedbackStore
@@ -134,19 +135,6 @@ class EdgeMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-def _gene_drugs(engines: Engines) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if engines.drugs_with_guidance is None or engines.genes_for_drug is None:
-        return out
-    try:
-        for drug in engines.drugs_with_guidance():
-            for gene in engines.genes_for_drug(drug):
-                out.setdefault(gene, []).append(drug.name)
-    except TwinRxError as exc:
-        log.warning("gene_drug_map_failed", error=exc.__class__.__name__)
-    return {gene: sorted(set(drugs)) for gene, drugs in out.items()}
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -172,7 +160,7 @@ def create_app(
         feedback=FeedbackStore(
             redis_client, maxlen=settings.cds_feedback_stream_maxlen, card_ttl_days=settings.cds_card_ttl_days
         ),
-        gene_drugs=_gene_drugs(engines),
+        actionable=ActionableIndex(engines),
     )
     app = FastAPI(
         title="twinrx CDS Hooks",

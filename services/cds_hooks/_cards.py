@@ -16,6 +16,7 @@ from services.common.codes import RXNORM
 from services.common.twin import GeneResult, SourceRef
 from services.pgx.models import Drug, Recommendation
 
+from ._actionable import deviates
 from ._models import Action, Card, Coding, Indicator, Link, Source, Suggestion
 from ._orders import DraftMedication, as_list
 
@@ -37,7 +38,7 @@ OVERRIDE_REASONS: Final = [
     Coding(system=OVERRIDE_SYSTEM, code="service-not-available", display="Alternative not available"),
 ]
 _DOSE_ACTIONS: Final = frozenset({"reduce-dose", "increase-dose", "adjust-dose"})
-_WARNING_ACTIONS: Final = frozenset({"avoid", "use-alternative", "see-dosing-algorithm"}) | _DOSE_ACTIONS
+_WARNING_ACTIONS: Final = frozenset({"avoid", "use-alternative"}) | _DOSE_ACTIONS
 
 
 def _uuid() -> str:
@@ -53,11 +54,13 @@ def indicator_for(rec: Recommendation) -> Indicator:
     """critical for 'avoid' with strong evidence; warning for dose changes/alternatives; else info.
 
     A recommendation whose wording could not be reduced to one action (``see-guideline``) is a warning
-    only with strong evidence.
+    only with strong evidence; an algorithm-dosed drug (``see-dosing-algorithm``) only when a gene deviates.
     """
     strength = (rec.strength or "").strip().lower()
     if rec.action == "avoid" and strength.startswith("strong"):
         return "critical"
+    if rec.action == "see-dosing-algorithm":  # e.g. warfarin: a change only when a gene deviates
+        return "warning" if any(deviates(r) for r in rec.gene_results) else "info"
     if rec.action in _WARNING_ACTIONS or (rec.action == "see-guideline" and strength.startswith("strong")):
         return "warning"
     return "info"

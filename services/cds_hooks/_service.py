@@ -14,6 +14,7 @@ from services.common.settings import Settings
 from services.common.store import TwinStore
 
 from . import _metrics as metrics
+from ._actionable import ActionableIndex
 from ._discovery import SERVICES, ServiceSpec
 from ._engines import Engines
 from ._feedback import FeedbackStore
@@ -41,7 +42,7 @@ class Runtime:
     enqueuer: SyncEnqueuer
     window: TestingWindow
     feedback: FeedbackStore
-    gene_drugs: dict[str, list[str]]
+    actionable: ActionableIndex
 
 
 def service_spec(service_id: str) -> ServiceSpec:
@@ -126,9 +127,7 @@ def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse
         if not risks and rt.engines.assess is not None:
             risks = rt.engines.assess(data.twin)
         cards = [
-            summary_card(
-                data.twin, risks=risks, what_if=rt.engines.what_if, gene_drugs=rt.gene_drugs, origin=data.origin
-            )
+            summary_card(data.twin, risks=risks, what_if=rt.engines.what_if, index=rt.actionable, origin=data.origin)
         ]
     else:
         drafts = draft_medications(

@@ -12,26 +12,26 @@ from services.common.logging import get_logger
 from services.common.twin import GeneResult, RiskResult, Twin
 from services.risk import ScenarioDelta
 
+from ._actionable import ActionableIndex
 from ._cards import _cell, _source_text, fit_summary
 from ._models import Card, Coding, Source
 
 log = get_logger(__name__)
 
-_NOT_ACTIONABLE: Final = ("normal", "extensive", "indeterminate", "uncertain", "unknown", "n/a", "no result")
 TOPIC: Final = Coding(
     system="https://twinrx.dev/fhir/CodeSystem/cds-topic", code="digital-twin", display="Digital twin"
 )
 WhatIf = Callable[[Twin, Mapping[str, float | bool | str]], list[ScenarioDelta]]
 
 
-def actionable_phenotypes(pgx: dict[str, GeneResult]) -> list[GeneResult]:
-    """Gene results whose phenotype is not normal/indeterminate (these change prescribing)."""
+def actionable_phenotypes(pgx: dict[str, GeneResult], index: ActionableIndex) -> list[tuple[GeneResult, list[str]]]:
+    """Gene results that change at least one drug's recommendation, with those drugs (by gene)."""
     out = []
-    for result in pgx.values():
-        phenotype = (result.phenotype or "").strip().lower()
-        if phenotype and not any(word in phenotype for word in _NOT_ACTIONABLE):
-            out.append(result)
-    return sorted(out, key=lambda r: r.gene)
+    for result in sorted(pgx.values(), key=lambda r: r.gene):
+        drugs = index.drugs_changed_by(result)
+        if drugs:
+            out.append((result, drugs))
+    return out
 
 
 def format_value(result: RiskResult) -> str:
@@ -117,11 +117,12 @@ def summary_card(
     *,
     risks: list[RiskResult],
     what_if: WhatIf | None,
-    gene_drugs: dict[str, list[str]],
+    index: ActionableIndex,
     origin: str,
 ) -> Card:
     """The single patient-view card."""
-    pgx = actionable_phenotypes(twin.pgx)
+    actionable = actionable_phenotypes(twin.pgx, index)
+    pgx = [result for result, _ in actionable]
     ok = [r for r in risks if r.status == "ok" and r.value is not None]
     pheno = next((r for r in ok if r.model == "phenoage"), None)
     parts = [f"{len(pgx)} actionable PGx phenotype{'s' if len(pgx) != 1 else ''}"]
@@ -137,8 +138,8 @@ def summary_card(
     lines = ["**Pharmacogenomics**", ""]
     if pgx:
         lines += ["| Gene | Phenotype | Diplotype | Drugs affected | Derived from |", "|---|---|---|---|---|"]
-        for gene in pgx:
-            drugs = ", ".join(gene_drugs.get(gene.gene, [])[:6]) or "–"
+        for gene, changed in actionable:
+            drugs = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
             lines.append(
                 f"| {_cell(gene.gene)} | {_cell(gene.phenotype)} | {_cell(' or '.join(gene.diplotypes))} "
                 f"| {_cell(drugs)} | {_cell(_source_text(gene.source))} |"
