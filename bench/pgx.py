@@ -1,6 +1,6 @@
 """Benchmark: pgx call_vcf on a whole-genome-sized VCF, with and without an index, and PyPGx if available.
 
-Usage: ``python bench/pgx.py [--records 5000000] [--workdir DIR] [--pypgx-venv DIR]``
+Usage: ``python bench/pgx.py [--records 5000000] [--workdir DIR] [--pypgx-venv DIR | --no-pypgx]``
 
 Builds (once, cached in --workdir) a single-sample bgzipped VCF of about ``--records`` records with every
 PharmCAT position inside (GRCh38, chr-prefixed), indexes a copy with tabix, then times ``call_vcf``.
@@ -131,6 +131,21 @@ def _pypgx_seconds(venv: Path | None, vcf: Path, workdir: Path) -> dict[str, flo
     return {line.split("\t")[0]: float(line.split("\t")[1]) for line in proc.stdout.splitlines() if "\t" in line}
 
 
+def _ensure_pypgx(venv: Path) -> Path | None:
+    """PyPGx in its own virtualenv (design section 7), created on first use with pip."""
+    if (venv / "bin" / "python").is_file() and (venv / "bin" / "pypgx").is_file():
+        return venv
+    print(f"installing PyPGx into {venv} (once) ...")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "--quiet", "pypgx", "pandas<2.2", "numpy<2"]
+        subprocess.run(pip, check=True, timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"  PyPGx install failed: {exc}")
+        return None
+    return venv
+
+
 def _ours_per_gene(vcf: Path, gene: str, repeat: int) -> float:
     """twinrx for one gene: indexed read of its region, matching and phenotype."""
     best = float("inf")
@@ -146,8 +161,9 @@ def _ours_per_gene(vcf: Path, gene: str, repeat: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5_000_000)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/twinrx-bench-pgx"))
-    parser.add_argument("--pypgx-venv", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench" / ".work" / "pgx")
+    parser.add_argument("--pypgx-venv", type=Path, default=REPO / "bench" / ".work" / "pypgx-venv")
+    parser.add_argument("--no-pypgx", action="store_true", help="Skip PyPGx (no venv is created).")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +173,8 @@ def main() -> int:
     print(f"pgx call_vcf, 1 sample, {args.records:,} records, 19 genes:")
     print(f"  with tabix index : {with_index:.3f} s/sample")
     print(f"  without index    : {without_index:.3f} s/sample")
-    pypgx = _pypgx_seconds(args.pypgx_venv, indexed, args.workdir)
+    venv = None if args.no_pypgx else _ensure_pypgx(args.pypgx_venv)
+    pypgx = _pypgx_seconds(venv, indexed, args.workdir)
     if isinstance(pypgx, str):
         print(f"  PyPGx ratio      : unavailable ({pypgx})")
         return 0

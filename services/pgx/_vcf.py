@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from services.pgx import _kb
+from services.pgx._tabix import TabixIndex, read_tbi, region_lines
 from services.pgx._vcf_header import check_file
-from services.pgx._vcf_text import scan
+from services.pgx._vcf_text import WINDOW, parse_line, scan
 from services.pgx.errors import SampleNotFound, VcfFormatError
 
 
@@ -80,6 +81,16 @@ class _Targets:
         self.by_chrom = {c: sorted(ts, key=lambda t: t.pos) for c, ts in by_chrom.items()}
         self.pos_list = {c: [t.pos for t in ts] for c, ts in self.by_chrom.items()}
 
+    def merged_regions(self) -> list[tuple[str, int, int]]:
+        """Gene regions (widened by WINDOW for indels anchored earlier), overlaps merged: each record once."""
+        out: list[tuple[str, int, int]] = []
+        for chrom, start, end in sorted({(c, max(s - WINDOW, 1), e) for c, s, e in self.regions.values()}):
+            if out and out[-1][0] == chrom and start <= out[-1][2]:
+                out[-1] = (chrom, out[-1][1], max(out[-1][2], end))
+            else:
+                out.append((chrom, start, end))
+        return out
+
     def overlapping(self, chrom: str, start: int, end: int) -> list[_Target]:
         positions = self.pos_list.get(chrom)
         if positions is None:
@@ -127,15 +138,15 @@ def _merge(calls: list[SiteCall], ref: str) -> SiteCall | None:
 
 def read_vcf(path: Path, *, sample: str | None = None, genes: tuple[str, ...] | None = None) -> VcfData:
     """Site calls at every definition position of ``genes`` (default: all VCF-callable genes)."""
-    from cyvcf2 import VCF
-
     info = check_file(path)
     targets = _Targets(genes or _kb.callable_genes())
-    try:
-        vcf = VCF(str(path), lazy=True)
-    except Exception as exc:  # htslib reports every open failure the same way
-        raise VcfFormatError(f"cannot open as VCF/BCF: {exc}", path=str(path)) from exc
-    names: list[str] = list(vcf.samples)
+    tbi = Path(f"{path}.tbi")
+    vcf: Any = None
+    if info.samples is not None:
+        names = list(info.samples)
+    else:
+        vcf = _open_htslib(path)
+        names = list(vcf.samples)
     if not names:
         raise VcfFormatError("the VCF has no sample columns", path=str(path), line=info.header_lines, field="#CHROM")
     if sample is not None and sample not in names:
@@ -144,8 +155,12 @@ def read_vcf(path: Path, *, sample: str | None = None, genes: tuple[str, ...] | 
     data = VcfData(samples=[names[i] for i in wanted], calls={names[i]: {} for i in wanted})
     raw: dict[tuple[str, str, int], list[SiteCall]] = {}
     blocks: dict[tuple[str, str, int], SiteCall] = {}
-    if info.has_index or info.kind == "bcf":
-        records = _records(vcf, path, targets, info.has_index, data)
+    records: Any
+    if info.kind == "vcf.gz" and tbi.is_file():  # tabix: read only the PGx regions, in Python
+        data.used_index = True
+        records = _tabix_records(path, read_tbi(tbi), targets)
+    elif info.has_index or info.kind == "bcf":  # CSI-indexed VCF or BCF: htslib
+        records = _records(vcf if vcf is not None else _open_htslib(path), path, targets, info.has_index, data)
     else:  # unindexed text VCF: a byte-level scan is ~10x faster than parsing every record
         records = scan(path, targets.pos_list, compressed=info.kind == "vcf.gz")
     for variant in records:
@@ -162,13 +177,33 @@ def read_vcf(path: Path, *, sample: str | None = None, genes: tuple[str, ...] | 
     return data
 
 
+def _open_htslib(path: Path) -> Any:
+    from cyvcf2 import VCF
+
+    try:
+        return VCF(str(path), lazy=True)
+    except Exception as exc:  # htslib reports every open failure the same way
+        raise VcfFormatError(f"cannot open as VCF/BCF: {exc}", path=str(path)) from exc
+
+
+def _tabix_records(path: Path, index: TabixIndex, targets: _Targets) -> Any:
+    names = set(index.names)
+    for chrom, start, end in targets.merged_regions():
+        candidates = [f"chr{chrom}", chrom] + (["chrMT", "MT"] if chrom == "M" else [])
+        name = next((c for c in candidates if c in names), None)
+        if name is None:
+            continue
+        for number, line in enumerate(region_lines(path, index, name, start, end), start=1):
+            yield parse_line(line, path, number)
+
+
 def _records(vcf: Any, path: Path, targets: _Targets, has_index: bool, data: VcfData) -> Any:
     if has_index:
         prefix = "chr" if any(str(s).startswith("chr") for s in vcf.seqnames) else ""
         data.used_index = True
 
         def regions() -> Any:
-            for chrom, start, end in sorted(set(targets.regions.values())):
+            for chrom, start, end in targets.merged_regions():
                 name = prefix + ("MT" if chrom == "M" and not prefix else chrom)
                 try:
                     with warnings.catch_warnings():  # "no intervals found": a gene absent from the file

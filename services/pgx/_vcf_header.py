@@ -29,6 +29,7 @@ class FileInfo:
     kind: str  # "vcf", "vcf.gz", "bcf"
     header_lines: int
     has_index: bool
+    samples: tuple[str, ...] | None = None  # from the #CHROM line (text VCFs)
 
 
 def _index_present(path: Path) -> bool:
@@ -88,7 +89,7 @@ def check_file(path: Path) -> FileInfo:
     if header[:8] != ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]:
         raise VcfFormatError("malformed '#CHROM' header line", path=str(path), line=len(lines), field="#CHROM")
     _check_build(path, lines)
-    return FileInfo(kind, len(lines), kind == "vcf.gz" and _index_present(path))
+    return FileInfo(kind, len(lines), kind == "vcf.gz" and _index_present(path), tuple(header[9:]))
 
 
 def _check_bgzf_eof(path: Path) -> None:

@@ -35,7 +35,7 @@ class TextVariant:
         return self._ps if key == "PS" else None
 
 
-def _parse(line: bytes, path: Path, number: int) -> TextVariant:
+def parse_line(line: bytes, path: Path, number: int) -> TextVariant:
     fields = line.rstrip(b"\r\n").decode("utf-8", "replace").split("\t")
     if len(fields) < 8:
         raise VcfFormatError("record has fewer than 8 columns", path=str(path), line=number)
@@ -98,11 +98,11 @@ def scan(path: Path, positions: dict[str, list[int]], compressed: bool) -> Itera
                 wanted = positions[chrom]
                 k = bisect.bisect_left(wanted, pos)
                 if k < len(wanted) and wanted[k] - pos <= WINDOW:
-                    yield _parse(line, path, number)
+                    yield parse_line(line, path, number)
                 elif k < len(wanted) and (at := line.find(b"END=")) >= 0:  # gVCF block: does it cover one?
                     digits = line[at + 4 : at + 24].split(b";")[0].split(b"\t")[0]
                     if digits.isdigit() and int(digits) >= wanted[k]:
-                        yield _parse(line, path, number)
+                        yield parse_line(line, path, number)
     except (EOFError, zlib.error) as exc:
         raise VcfFormatError(
             f"truncated or corrupt gzip data ({exc.__class__.__name__})", path=str(path), line=number + 1
