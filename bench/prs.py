@@ -57,24 +57,29 @@ def make_synthetic(out: Path, n_variants: int, n_samples: int, seed: int = 7) ->
     alt_i[ambiguous] = (alt_i[ambiguous] + 1) % 4
     alt_i[alt_i == ref_i] = (ref_i[alt_i == ref_i] + 2) % 4
     freqs = rng.uniform(0.05, 0.5, n_variants)
-    codes = np.array(["0/0", "0/1", "1/1"])
+    codes = np.frombuffer(b"0/0\t0/1\t1/1\t", dtype=np.uint8).reshape(3, 4)
     vcf = out / f"synthetic_{n_variants}x{n_samples}.vcf.gz"
-    with gzip.open(vcf, "wt", compresslevel=1) as fh:
-        fh.write("##fileformat=VCFv4.2\n##contig=<ID=1,length=249250621>\n")
-        fh.write('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
-        fh.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t")
-        fh.write("\t".join(f"S{i}" for i in range(n_samples)) + "\n")
+    score = out / f"synthetic_score_{n_variants}.txt"
+    if vcf.is_file() and score.is_file():  # kept from an earlier run (--keep)
+        return vcf, score
+    with gzip.open(vcf, "wb", compresslevel=1) as fh:
+        fh.write(b"##fileformat=VCFv4.2\n##contig=<ID=1,length=249250621>\n")
+        fh.write(b'##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')
+        fh.write(b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t")
+        fh.write("\t".join(f"S{i}" for i in range(n_samples)).encode() + b"\n")
         for start in range(0, n_variants, 2000):
             stop = min(start + 2000, n_variants)
             g = rng.binomial(2, freqs[start:stop, None], size=(stop - start, n_samples))
-            gt = codes[g]
+            rows = codes[g].reshape(stop - start, 4 * n_samples)
+            rows[:, -1] = ord("\n")
             for k in range(stop - start):
                 i = start + k
                 r, a = ALLELES[ref_i[i]], ALLELES[alt_i[i]]
-                fh.write(f"1\t{positions[i]}\t1:{positions[i]}\t{r}\t{a}\t.\tPASS\t.\tGT\t" + "\t".join(gt[k]) + "\n")
+                fh.write(
+                    f"1\t{positions[i]}\t1:{positions[i]}\t{r}\t{a}\t.\tPASS\t.\tGT\t".encode() + rows[k].tobytes()
+                )
     weights = rng.normal(0, 0.01, n_variants)
     effect_is_alt = rng.random(n_variants) < 0.5
-    score = out / "synthetic_score.txt"
     with score.open("w") as fh:
         fh.write("#pgs_id=SYNTH100K\n#genome_build=GRCh37\n")
         fh.write("chr_name\tchr_position\teffect_allele\tother_allele\teffect_weight\n")

@@ -269,11 +269,11 @@ def test_numpy_fast_path_equals_the_cyvcf2_path(prs: Path, mean_impute: bool) ->
 
 
 def test_fast_path_falls_back_to_cyvcf2_for_haploid_and_multiallelic_lines(prs: Path) -> None:
-    from services.risk.prs._fastgt import NotPlainGT, plain_gt_sites
+    from services.risk.prs._fastgt import NotPlainGT, decode_block, plain_gt_sites
 
     keys = {("X", 2800000)}
     with pytest.raises(NotPlainGT):
         list(plain_gt_sites(prs / "synthetic" / "edgecases.vcf", 4, keys))
     sites = list(plain_gt_sites(prs / "synthetic" / "edgecases.vcf", 4, {("1", 5000)}))
     assert [(c, p, r, a) for c, p, r, a, _ in sites] == [("1", 5000, "G", ["A", "C"])]
-    assert sites[0][4].dosage(2).tolist() == [1.0, 0.0, 2.0, 0.0]
+    assert decode_block([sites[0][4]], [2], 4).tolist() == [[1.0, 0.0, 2.0, 0.0]]

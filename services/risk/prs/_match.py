@@ -24,6 +24,7 @@ __all__ = ["Match", "match"]
 
 _COMPLEMENT: Final = str.maketrans("ACGT", "TGCA")
 _BASES: Final = frozenset("ACGT")
+_COMPLEMENT_OF: Final = {"A": "T", "T": "A", "C": "G", "G": "C"}
 
 
 class Match(NamedTuple):
@@ -59,6 +60,18 @@ def match(
     effect: str, other: str | None, ref: str, alts: list[str], *, keep_ambiguous: bool, keep_multiallelic: bool
 ) -> Match:
     """How the variant (effect/other allele) relates to a record with ``ref`` and ``alts``."""
+    if (
+        len(alts) == 1
+        and len(effect) == 1
+        and other is not None
+        and len(other) == 1
+        and _COMPLEMENT_OF.get(effect) != other
+    ):
+        # The common case: a biallelic, non-ambiguous SNP on the same strand.
+        if effect == alts[0] and other == ref:
+            return _ALT
+        if effect == ref and other == alts[0]:
+            return _REF
     alleles = [ref, *alts]
     allele = _find(effect, other, alleles)
     flipped = False
@@ -74,3 +87,7 @@ def match(
         return Match("excluded", allele, flipped, "ambiguous")
     which = "REF" if allele == 0 else ("ALT" if len(alts) == 1 else f"ALT{allele}")
     return Match("matched", allele, flipped, ("strand flip; " if flipped else "") + f"effect allele = {which}")
+
+
+_ALT: Final = Match("matched", 1, False, "effect allele = ALT")
+_REF: Final = Match("matched", 0, False, "effect allele = REF")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy.typing as npt
 
 from services.risk.errors import BuildMismatchError, GenotypeFileError, NoMatchError, OverlapError
 from services.risk.prs._build import normalise_build, normalise_chrom
-from services.risk.prs._fastgt import NotPlainGT, is_text_vcf, plain_gt_sites
+from services.risk.prs._fastgt import NotPlainGT, decode_block, is_text_vcf, plain_gt_sites
 from services.risk.prs._genotypes import effect_dosage, has_ds, open_vcf, vcf_build
 from services.risk.prs._match import match
 from services.risk.prs._result import (
@@ -66,8 +65,8 @@ class _Accumulator:
 
     def add(self, dosage: Floats, variant: int, effect_type: int) -> None:
         row = self._block[len(self._idx)]
-        missing = np.isnan(dosage)
-        if missing.any():
+        if np.isnan(dosage.sum()):
+            missing = np.isnan(dosage)
             self.n_missing += missing
             fill = 0.0
             if self.mean_impute and not missing.all():
@@ -83,6 +82,26 @@ class _Accumulator:
         self.n_matched += 1
         if len(self._idx) == len(self._block):
             self.flush()
+
+    def add_block(self, dosage: Floats, variants: list[int], effect_types: npt.NDArray[np.int8]) -> None:
+        """Add many variants at once: ``dosage`` is (variants, samples) with NaN where missing."""
+        self.flush()
+        if np.isnan(dosage.sum()):
+            missing = np.isnan(dosage)
+            self.n_missing += missing.sum(axis=0)
+            counts = (~missing).sum(axis=1)
+            fill = np.zeros(len(variants))
+            if self.mean_impute:
+                totals = np.where(missing, 0.0, dosage).sum(axis=1)
+                fill = np.divide(totals, counts, out=fill, where=counts > 0)
+            dosage = np.where(missing, fill[:, None], dosage)
+        dominant, recessive = effect_types == DOMINANT, effect_types == RECESSIVE
+        if dominant.any():
+            dosage[dominant] = np.minimum(dosage[dominant], 1.0)
+        if recessive.any():
+            dosage[recessive] = np.maximum(dosage[recessive] - 1.0, 0.0)
+        self.sums += (self.weights[variants].T @ dosage).T
+        self.n_matched += len(variants)
 
     def flush(self) -> None:
         if self._idx:
@@ -127,31 +146,50 @@ class _Run:
         self.acc = _Accumulator(n_samples, sf.weights, opts.mean_impute)
         self.chrx = False
 
-    def site(
-        self, hits: list[int], ref: str, alts: list[str], dosage: Callable[[int], npt.NDArray[np.float64]]
-    ) -> None:
-        """Match the variants at one VCF record and add the dosages of those that match."""
+    def site(self, hits: list[int], ref: str, alts: list[str], on_match: Callable[[int, int], None]) -> None:
+        """Match the variants at one record (alleles in upper case); ``on_match(variant, allele)`` for matches."""
         sf, opts = self.sf, self.opts
         for i in hits:
             if self.status[i] in ("matched", "excluded"):
                 continue
-            m = match(sf.effect[i], sf.other[i], ref.upper(), [a.upper() for a in alts],
+            m = match(sf.effect[i], sf.other[i], ref, alts,
                       keep_ambiguous=opts.keep_ambiguous, keep_multiallelic=opts.keep_multiallelic)  # fmt: skip
             self.status[i], self.reasons[i] = m.status, m.reason
-            alleles = [ref, *alts]
-            self.targets[i] = (ref, list(alts), alleles[m.allele] if m.allele >= 0 else None)
+            self.targets[i] = (ref, alts, ([ref, *alts][m.allele]) if m.allele >= 0 else None)
             if m.status == "matched":
-                self.acc.add(dosage(m.allele), i, int(sf.effect_type[i]))
+                on_match(i, m.allele)
                 self.chrx = self.chrx or sf.chrom[i] == "X"
 
 
 def _fast_pass(sf: ScoreFile, vcf: str | Path, n_samples: int, opts: PrsOptions) -> _Run | None:
-    """The numpy pass over a plain-GT text VCF, or None when the file needs cyvcf2."""
+    """The numpy pass over a plain-GT text VCF (lines decoded in blocks), or None when it needs cyvcf2."""
     index = _index(sf)
     run = _Run(sf, n_samples, opts)
+    block = max(16, min(1024, (1 << 21) // max(n_samples, 1)))
+    bodies: list[bytes] = []
+    alleles: list[int] = []
+    variants: list[int] = []
+
+    def flush() -> None:
+        if variants:
+            dosage = decode_block(bodies, alleles, n_samples)
+            run.acc.add_block(dosage, list(variants), sf.effect_type[variants])
+            bodies.clear()
+            alleles.clear()
+            variants.clear()
+
     try:
-        for _chrom, _pos, ref, alts, gt in plain_gt_sites(vcf, n_samples, index):
-            run.site(index[(_chrom, _pos)], ref, alts, gt.dosage)
+        for chrom, pos, ref, alts, body in plain_gt_sites(vcf, n_samples, index):
+
+            def take(i: int, allele: int, body: bytes = body) -> None:
+                bodies.append(body)
+                alleles.append(allele)
+                variants.append(i)
+
+            run.site(index[(chrom, pos)], ref, alts, take)
+            if len(variants) >= block:
+                flush()
+        flush()
     except NotPlainGT:
         return None
     return run
@@ -164,7 +202,11 @@ def _cyvcf2_pass(sf: ScoreFile, reader: Any, vcf: str | Path, opts: PrsOptions, 
         for record in reader:
             hits = index.get((normalise_chrom(record.CHROM), record.POS))
             if hits:
-                run.site(hits, record.REF, list(record.ALT), partial(effect_dosage, record, use_ds=use_ds))
+
+                def take(i: int, allele: int, record: Any = record) -> None:
+                    run.acc.add(effect_dosage(record, allele, use_ds), i, int(sf.effect_type[i]))
+
+                run.site(hits, record.REF.upper(), [a.upper() for a in record.ALT], take)
     except GenotypeFileError:
         raise
     except Exception as exc:  # htslib read errors surface as plain exceptions mid-file

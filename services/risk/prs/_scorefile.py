@@ -9,6 +9,7 @@ columns and positions in ``chr_name``/``chr_position`` or the harmonised ``hm_ch
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,7 @@ def read_scoring_file(path: str | Path, *, use_harmonised: bool = True) -> Score
     weights: list[list[float]] = []
     etype: list[int] = []
     unpositioned = 0
+    chrom_names: dict[str, str] = {}
     for offset, row in enumerate(rows):
         lineno = first_row_line + offset
         if len(row) < len(columns):
@@ -150,7 +152,7 @@ def read_scoring_file(path: str | Path, *, use_harmonised: bool = True) -> Score
             w = [float(row[i]) for i in w_idx]
         except ValueError:
             raise ScoreFileError(f"line {lineno}: position or effect_weight is not a number", location=where) from None
-        if not all(np.isfinite(w)):
+        if not all(map(math.isfinite, w)):
             raise ScoreFileError(f"line {lineno}: effect_weight is not finite", location=where)
         ea = row[index["effect_allele"]].strip().upper()
         if not ea:
@@ -160,7 +162,10 @@ def read_scoring_file(path: str | Path, *, use_harmonised: bool = True) -> Score
         recessive = _flag(row[rec_i], "is_recessive", lineno, where) if rec_i is not None else False
         if dominant and recessive:
             raise ScoreFileError(f"line {lineno}: is_dominant and is_recessive are both TRUE", location=where)
-        chrom.append(normalise_chrom(c))
+        name = chrom_names.get(c)
+        if name is None:
+            name = chrom_names[c] = normalise_chrom(c)
+        chrom.append(name)
         pos.append(position)
         effect.append(ea)
         other.append(oa or None)
