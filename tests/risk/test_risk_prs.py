@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -277,3 +279,23 @@ def test_fast_path_falls_back_to_cyvcf2_for_haploid_and_multiallelic_lines(prs: 
     sites = list(plain_gt_sites(prs / "synthetic" / "edgecases.vcf", 4, {("1", 5000)}))
     assert [(c, p, r, a) for c, p, r, a, _ in sites] == [("1", 5000, "G", ["A", "C"])]
     assert decode_block([sites[0][4]], [2], 4).tolist() == [[1.0, 0.0, 2.0, 0.0]]
+
+
+def test_truncated_vcf_is_a_one_line_error(prs: Path, tmp_path: Path) -> None:
+    raw = (prs / "cineca_synthetic_subset.vcf.gz").read_bytes()
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(GenotypeFileError) as err:
+        score_vcf(prs / "PGS001229_22.txt", cut)
+    assert str(err.value) == f"{cut}: cannot be read past a record (EOFError)"
+
+
+@pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not installed (.ci/run installs it)")
+def test_bcf_input_scores_like_the_vcf(prs: Path, tmp_path: Path) -> None:
+    bcf = tmp_path / "edgecases.bcf"
+    subprocess.run(["bcftools", "view", "-Ob", "-o", str(bcf), str(prs / "synthetic" / "edgecases.vcf")], check=True)
+    scorefile = prs / "synthetic" / "edgecases_scorefile.txt"
+    from_bcf = score_vcf(scorefile, bcf, options=EDGE)
+    from_vcf = score_vcf(scorefile, prs / "synthetic" / "edgecases.vcf", options=EDGE)
+    assert [s.scores for s in from_bcf.samples] == [s.scores for s in from_vcf.samples]
+    assert from_bcf.vcf_build == "GRCh37"
