@@ -220,3 +220,61 @@ def test_production_refuses_disabled_auth(redis_url: str) -> None:
 
     with pytest.raises(ValidationError, match="CDS_AUTH_DISABLED"):
         Settings(environment="production", cds_auth_disabled=True, redis_url=redis_url)
+
+
+def test_jwks_from_a_file_next_to_the_trust_file(make_client: AppFactory, tmp_path: Path, rs_key: Key) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "ehr-jwks.json").write_text(json.dumps({"keys": [rs_key.public_jwk]}))
+    trusted = tmp_path / "file-trusted.json"
+    trusted.write_text(json.dumps({"clients": [{"iss": rs_key.iss, "jwks_file": "keys/ehr-jwks.json"}]}))
+    client = make_client(cds_trusted_clients_file=trusted)
+    assert _post(client, rs_key.bearer(PATH)).status_code == 200
+
+
+def test_unreadable_trust_file_fails_at_start(make_client: AppFactory, tmp_path: Path) -> None:
+    from services.common.errors import ConfigError
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match="trusted CDS clients"):
+        make_client(cds_trusted_clients_file=broken)
+
+
+def test_jwks_cache_refetches_on_unknown_kid_at_most_every_30_seconds(jku_key: Key) -> None:
+    import httpx
+
+    from services.cds_hooks._auth import JwksCache
+
+    hits: list[str] = []
+    keys = {"keys": [jku_key.public_jwk]}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            hits.append(self.path)
+            body = json.dumps(keys).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    try:
+        with httpx.Client() as http:
+            cache = JwksCache(http, ttl=300)
+            assert cache.key(url, jku_key.kid) == jku_key.public_jwk
+            assert cache.key(url, jku_key.kid) == jku_key.public_jwk
+            assert len(hits) == 1  # cached
+            assert cache.key(url, "rotated") is None
+            assert len(hits) == 1  # unknown kid right after a fetch: no refetch storm
+            rotated = {**jku_key.public_jwk, "kid": "rotated"}
+            keys["keys"].append(rotated)
+            cache._docs[url] = (cache._docs[url][0] - 31, cache._docs[url][1])  # 31 s later
+            assert cache.key(url, "rotated") == rotated
+            assert len(hits) == 2
+    finally:
+        server.shutdown()
