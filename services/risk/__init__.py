@@ -27,6 +27,9 @@ from services.risk.prs import (
 )
 from services.risk.scenarios import ScenarioDelta, what_if
 
+__version__ = "2026.12.1"
+"""Engine version (equations, conversions, PRS scoring); ingest puts it in the twin's input fingerprint."""
+
 __all__ = [
     "DEFAULT_MAX_AGE_DAYS",
     "RISK_IDENTIFIER_SYSTEM",

@@ -40,6 +40,8 @@ _ALTERNATIVES = {
 }
 ANSWER_NAMES = ("physically_active", "vegetables_daily", "family_history_diabetes", "high_glucose_history")
 _FAMILY = ("none", "second_degree", "first_degree")
+# Medication statuses that count as "on treatment" (a paused order still does; a stopped one does not).
+_CURRENT = (None, "active", "on-hold")
 # Prediabetes thresholds (ADA): HbA1c >= 5.7 %, fasting glucose >= 5.6 mmol/L count as high glucose found.
 _HBA1C_HIGH = 5.7
 _FASTING_GLUCOSE_HIGH = 5.6
@@ -137,9 +139,7 @@ class InputSet:
         if name in ("bp_treated", "statin"):
             cls = "antihypertensive" if name == "bp_treated" else "statin"
             for med in twin.medications:
-                if med.status in (None, "active", "on-hold", "intended", "completed") and cls in drug_classes(
-                    med.rxnorm, med.display
-                ):
+                if med.status in _CURRENT and cls in drug_classes(med.rxnorm, med.display):
                     return [self._used(name, True, None, med.source)]
             return [self._used(name, False, None, None)]
         if name == "bmi":

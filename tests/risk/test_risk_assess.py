@@ -220,3 +220,13 @@ def test_bmi_derived_from_weight_and_height() -> None:
     used = {i.name: i for i in r.inputs}
     assert used["bmi"].value == pytest.approx(29.9529, abs=1e-3)
     assert {"body_weight", "body_height"} <= set(used)
+
+
+def test_stopped_medications_do_not_count_as_treatment() -> None:
+    t = prevent_1_twin()
+    t.medications[0].status = "stopped"
+    used = {i.name: i for i in _by_outcome(assess(t, on=ON), "prevent")["ascvd_10y"].inputs}
+    assert used["bp_treated"].value is False
+    t.medications[0].status = "on-hold"
+    used = {i.name: i for i in _by_outcome(assess(t, on=ON), "prevent")["ascvd_10y"].inputs}
+    assert used["bp_treated"].value is True
