@@ -59,6 +59,7 @@ PHENOTYPE_ANSWERS = {
     "Decreased Function": ("LA25395-7", "Decreased function"),
     "Poor Function": ("LA25394-0", "Poor function"),
 }
+UNPHASED_LIST = "unphased: variants listed"
 _CATEGORY = [
     {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]},
     {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE"}]},
@@ -83,6 +84,8 @@ def _gene_component(gene: str) -> dict[str, Any]:
 def _diplotype_text(result: GeneResult) -> str:
     if not result.diplotypes:
         return f"{result.gene} not called"
+    if any(w.startswith(UNPHASED_LIST) for w in result.warnings):  # DPYD/RYR1: variants, not diplotypes
+        return f"{result.gene} variants (unphased): {'; '.join(result.diplotypes)}"
     return " or ".join(f"{result.gene} {d}" for d in result.diplotypes)
 
 

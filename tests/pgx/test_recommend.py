@@ -172,3 +172,10 @@ def test_pharmcat_example_matches_its_report(shared_data: Path) -> None:
         # CFTR's reference is displayed as "Reference" (PharmCAT's CftrTest); the raw name is in diplotypes.
         assert ours.diplotypes == [diplotype], gene
         assert (ours.phenotype or "").strip() == phenotype.strip(), gene
+
+
+def test_fhir_text_for_unphased_dpyd_variant_list(shared_data: Path) -> None:
+    report = pgx.call_vcf(shared_data / "pgx" / "cases" / "vcf" / "DpydTest__testDpydUnphased.vcf")
+    result = next(iter(report.samples.values()))["DPYD"]
+    obs = genotype_observation(result, "Patient/1")
+    assert obs["valueCodeableConcept"]["text"] == "DPYD variants (unphased): c.1627A>G (*5); c.1905+1G>A (*2A)"
