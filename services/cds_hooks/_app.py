@@ -24,6 +24,7 @@ from services.common.store import TwinStore
 from . import _metrics as metrics
 from ._actionable import ActionableIndex
 from ._auth import Authenticator
+from ._background import Background
 from ._engines import Engines, load_engines
 from ._feedback import FeedbackStore
 from ._pgx import TestingWindow
@@ -150,16 +151,21 @@ def create_app(
         redis_client = connect(settings.redis_url)
     engines = engines or load_engines()
     http = http_client or httpx.Client(limits=httpx.Limits(max_connections=64), follow_redirects=False)
+    background = Background()
     runtime = Runtime(
         settings=settings,
         store=TwinStore(redis_client),
         engines=engines,
         http=http,
-        enqueuer=SyncEnqueuer(settings, redis_client, settings.redis_url),
+        enqueuer=SyncEnqueuer(settings, redis_client, settings.redis_url, background),
         window=TestingWindow(redis_client, settings.cds_testing_card_window_hours),
         feedback=FeedbackStore(
-            redis_client, maxlen=settings.cds_feedback_stream_maxlen, card_ttl_days=settings.cds_card_ttl_days
+            redis_client,
+            maxlen=settings.cds_feedback_stream_maxlen,
+            card_ttl_days=settings.cds_card_ttl_days,
+            background=background,
         ),
+        background=background,
         actionable=ActionableIndex(engines),
     )
     app = FastAPI(

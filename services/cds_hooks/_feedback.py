@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import redis
 
+from ._background import Background
 from ._models import Card, FeedbackItem
 from .errors import UnprocessableHook
 
@@ -83,8 +84,11 @@ def validate_item(item: FeedbackItem, index: int) -> dict[str, str]:
 class FeedbackStore:
     """The feedback stream and the card registry it is joined with."""
 
-    def __init__(self, client: redis.Redis[bytes], *, maxlen: int, card_ttl_days: int) -> None:
+    def __init__(
+        self, client: redis.Redis[bytes], *, maxlen: int, card_ttl_days: int, background: Background | None = None
+    ) -> None:
         self._redis = client
+        self._background = background
         self._maxlen = maxlen
         self._card_ttl = card_ttl_days * 86400
 
@@ -92,6 +96,12 @@ class FeedbackStore:
         """Record which service and hook instance produced each card (for feedback joins)."""
         if not cards:
             return
+        if self._background is not None:
+            self._background.submit("card-registry", self._remember, cards, service, hook_instance)
+        else:
+            self._remember(cards, service, hook_instance)
+
+    def _remember(self, cards: list[Card], service: str, hook_instance: str) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for card in cards:
             if card.uuid is None:

@@ -15,6 +15,7 @@ from services.common.store import TwinStore
 
 from . import _metrics as metrics
 from ._actionable import ActionableIndex
+from ._background import Background
 from ._discovery import SERVICES, ServiceSpec
 from ._engines import Engines
 from ._feedback import FeedbackStore
@@ -43,6 +44,7 @@ class Runtime:
     window: TestingWindow
     feedback: FeedbackStore
     actionable: ActionableIndex
+    background: Background
 
 
 def service_spec(service_id: str) -> ServiceSpec:

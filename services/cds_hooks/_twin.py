@@ -5,13 +5,15 @@ without ``fhirServer`` uses ``Settings.cds_default_server`` (default ``local:dem
 under which ``twinrx demo`` and ``twinrx ingest local`` store twins).
 
 Miss or stale twin: the twin is built from prefetch (and what we fetch from ``fhirServer`` with the
-hook's token) by ``ingest.build_twin``; a full sync is enqueued with Celery ``send_task`` (never awaited,
-de-duplicated per patient for ten minutes). A stale twin is still used when nothing fresher is available.
+hook's token) by ``ingest.build_twin``; a full sync is enqueued with Celery ``send_task`` from a
+background thread (the answer never waits for the broker; de-duplicated per patient for ten minutes).
+A stale twin is still used when nothing fresher is available.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -24,6 +26,7 @@ from services.common.settings import Settings
 from services.common.store import TwinStore
 from services.common.twin import Twin
 
+from ._background import Background
 from ._discovery import ServiceSpec
 from ._engines import Engines
 from ._models import HookRequest
@@ -60,25 +63,34 @@ def is_stale(twin: Twin, settings: Settings) -> bool:
 class SyncEnqueuer:
     """Sends ``twinrx.ingest.sync_patient`` by name; never waits for it."""
 
-    def __init__(self, settings: Settings, client: redis.Redis[bytes], broker_url: str | None) -> None:
+    def __init__(
+        self, settings: Settings, client: redis.Redis[bytes], broker_url: str | None, background: Background
+    ) -> None:
         self._settings = settings
         self._redis = client
         self._broker_url = broker_url
+        self._background = background
         self._celery: Any = None
+        self._lock = threading.Lock()
 
     def _app(self) -> Any:
-        if self._celery is None:
-            from services.common.celery_app import create_celery
+        with self._lock:
+            if self._celery is None:
+                from services.common.celery_app import create_celery
 
-            self._celery = create_celery(self._settings, self._broker_url)
-        return self._celery
+                self._celery = create_celery(self._settings, self._broker_url)
+            return self._celery
 
-    def enqueue(self, server: str, patient_id: str, correlation: str) -> bool:
-        """Queue a full sync unless one was queued for this patient recently; True if sent."""
-        tag = hashlib.sha256(f"{server}|{patient_id}".encode()).hexdigest()[:24]
+    def enqueue(self, server: str, patient_id: str, correlation: str) -> None:
+        """Queue a full sync in the background (the hook answer never waits for the broker)."""
+        self._background.submit("sync-enqueue", self._send, server, patient_id, correlation)
+
+    def _send(self, server: str, patient_id: str, correlation: str) -> bool:
+        """Publish the sync task unless one was queued for this patient recently; True if sent."""
+        key = "twinrx:cds:sync-queued:" + hashlib.sha256(f"{server}|{patient_id}".encode()).hexdigest()[:24]
+        if not self._redis.set(key, "1", nx=True, ex=_SYNC_DEDUPE_SECONDS):
+            return False
         try:
-            if not self._redis.set(f"twinrx:cds:sync-queued:{tag}", "1", nx=True, ex=_SYNC_DEDUPE_SECONDS):
-                return False
             self._app().send_task(
                 SYNC_TASK,
                 kwargs={
@@ -88,6 +100,7 @@ class SyncEnqueuer:
                 },
             )
         except Exception as exc:  # a broker outage must not cost the clinician the card
+            self._redis.delete(key)  # let the next call try again
             log.warning("sync_enqueue_failed", hookInstance=correlation, error=exc.__class__.__name__)
             return False
         log.info("sync_enqueued", hookInstance=correlation, patient=patient_ref(server, patient_id))

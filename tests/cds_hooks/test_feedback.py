@@ -32,6 +32,7 @@ def _card(dev_client: TestClient, seed: Callable[..., Twin]) -> dict[str, Any]:
     body = hook("order-select", "fb1", med("m1", code="213169"))
     body["hookInstance"] = "3c1f6f5e-2b47-4e39-9d0e-7f3c2a1b9d10"
     (card,) = cards_of(dev_client, "/cds-services/twinrx-pgx-order-select", body)
+    dev_client.app.state.runtime.background.drain()  # the card registry is written after the answer
     return card
 
 

@@ -73,10 +73,12 @@ def test_absent_key_is_fetched_with_the_token_and_a_sync_is_enqueued(
     assert "Observation/gt-cyp2c19" in card["detail"] and "2024-05-02" in card["detail"]
     assert sorted(s.path for s in stub.seen) == sorted([GENOMICS, "/Patient/cold1"])
     assert {s.authorization for s in stub.seen} == {f"Bearer {TOKEN}"}
+    dev_client.app.state.runtime.background.drain()  # the publish happens after the answer
     (task,) = _queued_tasks(rclient)
     assert task["task"] == SYNC_TASK
     assert "cold1" in task["argsrepr"] + task["kwargsrepr"]
     cards_of(dev_client, SELECT, _request(stub))
+    dev_client.app.state.runtime.background.drain()
     assert len(_queued_tasks(rclient)) == 1  # de-duplicated while one is pending
 
 
@@ -229,3 +231,25 @@ def test_patient_view_cold_from_prefetch(dev_client: TestClient, stub: FhirStub,
     assert "clopidogrel" in card["detail"]
     assert "(prefetch)" in card["detail"]
     assert stub.seen == []
+
+
+def test_broker_outage_does_not_cost_the_card(
+    make_client: AppFactory, stub: FhirStub, genotype: dict[str, Any], rclient: redis.Redis[bytes]
+) -> None:
+    """The sync publish fails (unreachable broker): the answer is unchanged and the dedupe key is released."""
+    client = make_client(auth=False)
+    enqueuer = client.app.state.runtime.enqueuer
+    enqueuer._broker_url = "redis://127.0.0.1:1/0"
+    enqueuer._celery = None
+    from services.common.celery_app import create_celery
+    from services.common.settings import Settings
+
+    enqueuer._celery = create_celery(Settings(environment="test", redis_url="redis://127.0.0.1:1/0"))
+    enqueuer._celery.conf.broker_connection_max_retries = 0
+    enqueuer._celery.conf.broker_transport_options = {"max_retries": 0}
+    prefetch = {"patient": load_json(DATA / "patient-cold1.json"), "genomics": searchset(genotype)}
+    (card,) = cards_of(client, SELECT, _request(stub, prefetch=prefetch))
+    assert "CYP2C19 Poor Metabolizer" in card["summary"]
+    client.app.state.runtime.background.drain(timeout=30)
+    assert _queued_tasks(rclient) == []
+    assert list(rclient.scan_iter("twinrx:cds:sync-queued:*")) == []
