@@ -161,6 +161,14 @@ class _Run:
                 self.chrx = self.chrx or sf.chrom[i] == "X"
 
 
+_COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
+
+
+def _same_strand_snp(effect: str, other: str | None) -> bool:
+    """Single-base effect and other alleles that are not strand-ambiguous (A/T, C/G)."""
+    return other is not None and len(effect) == 1 and len(other) == 1 and _COMPLEMENT.get(effect) != other
+
+
 def _fast_pass(sf: ScoreFile, vcf: str | Path, n_samples: int, opts: PrsOptions) -> _Run | None:
     """The numpy pass over a plain-GT text VCF (lines decoded in blocks), or None when it needs cyvcf2."""
     index = _index(sf)
@@ -178,15 +186,38 @@ def _fast_pass(sf: ScoreFile, vcf: str | Path, n_samples: int, opts: PrsOptions)
             alleles.clear()
             variants.clear()
 
+    status, effect, other = run.status, sf.effect, sf.other
     try:
         for chrom, pos, ref, alts, body in plain_gt_sites(vcf, n_samples, index):
+            hits = index[(chrom, pos)]
+            i = hits[0]
+            # Inline the commonest case (one biallelic, non-ambiguous SNP on the same strand); else match().
+            if len(hits) == 1 and len(alts) == 1 and status[i] is None and _same_strand_snp(effect[i], other[i]):
+                allele = (
+                    1
+                    if (effect[i], other[i]) == (alts[0], ref)
+                    else 0
+                    if (effect[i], other[i]) == (ref, alts[0])
+                    else -1
+                )
+                if allele >= 0:
+                    status[i] = "matched"
+                    run.reasons[i] = "effect allele = ALT" if allele else "effect allele = REF"
+                    run.targets[i] = (ref, alts, effect[i])
+                    run.chrx = run.chrx or chrom == "X"
+                    bodies.append(body)
+                    alleles.append(allele)
+                    variants.append(i)
+                    if len(variants) >= block:
+                        flush()
+                    continue
 
             def take(i: int, allele: int, body: bytes = body) -> None:
                 bodies.append(body)
                 alleles.append(allele)
                 variants.append(i)
 
-            run.site(index[(chrom, pos)], ref, alts, take)
+            run.site(hits, ref, alts, take)
             if len(variants) >= block:
                 flush()
         flush()
