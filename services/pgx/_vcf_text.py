@@ -13,6 +13,9 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from services.pgx.errors import VcfFormatError
 
@@ -73,39 +76,124 @@ def parse_line(line: bytes, path: Path, number: int) -> TextVariant:
     )
 
 
-def scan(path: Path, positions: dict[str, list[int]], compressed: bool) -> Iterator[TextVariant]:
-    """Records whose POS lies within WINDOW bases before a wanted position, and gVCF blocks (END=)."""
+CHUNK = 8 << 20  # bytes of decompressed text handled per step
+_TAB, _NL, _HASH, _ZERO = 9, 10, 35, 48
+
+
+def _chrom_keys(positions: dict[str, list[int]]) -> dict[bytes, str]:
     keys = {c.encode(): c for c in positions}
     keys.update({f"chr{c}".encode(): c for c in positions})
     if "M" in positions:
         keys[b"MT"] = keys[b"chrMT"] = "M"
+    return keys
+
+
+def _lines_slow(chunk: bytes, first: int, ctx: _Context) -> Iterator[TextVariant]:
+    """Line by line (gVCF blocks, malformed lines, anything the vectorised path does not handle)."""
+    for offset, line in enumerate(chunk.split(b"\n")[:-1]):
+        number = first + offset
+        if line[:1] == b"#" or not line:
+            continue
+        tab = line.find(b"\t")
+        chrom = ctx.keys.get(line[:tab])
+        if chrom is None:
+            continue
+        tab2 = line.find(b"\t", tab + 1)
+        try:
+            pos = int(line[tab + 1 : tab2])
+        except ValueError as exc:
+            raise VcfFormatError("POS is not a number", path=str(ctx.path), line=number, field="POS") from exc
+        wanted = ctx.positions[chrom]
+        k = bisect.bisect_left(wanted, pos)
+        if k < len(wanted) and wanted[k] - pos <= WINDOW:
+            yield parse_line(line, ctx.path, number)
+        elif k < len(wanted) and (at := line.find(b"END=")) >= 0:  # gVCF block: does it cover one?
+            digits = line[at + 4 : at + 24].split(b";")[0].split(b"\t")[0]
+            if digits.isdigit() and int(digits) >= wanted[k]:
+                yield parse_line(line, ctx.path, number)
+
+
+def _lines_fast(chunk: bytes, first: int, ctx: _Context) -> Iterator[TextVariant] | None:
+    """Vectorised CHROM/POS screen of a whole chunk; None when the chunk needs the line-by-line path."""
+    a = np.frombuffer(chunk, dtype=np.uint8)
+    ends = np.flatnonzero(a == _NL)
+    starts = np.concatenate((np.array([0]), ends[:-1] + 1))
+    numbers = np.arange(first, first + len(ends))
+    keep = (ends > starts) & (a[np.minimum(starts, len(a) - 1)] != _HASH)
+    starts, ends, numbers = starts[keep], ends[keep], numbers[keep]
+    if len(starts) == 0:
+        return iter(())
+    tabs = np.flatnonzero(a == _TAB)
+    i1 = np.searchsorted(tabs, starts)
+    if i1.max(initial=0) + 1 >= len(tabs):
+        return None
+    t1, t2 = tabs[i1], tabs[i1 + 1]
+    width = t2 - t1 - 1
+    if (t2 >= ends).any() or (width < 1).any() or (width > 10).any() or (t1 - starts > 8).any():
+        return None
+    pos = np.zeros(len(starts), dtype=np.int64)
+    for j in range(int(width.max())):  # POS digit by digit: one 1-D gather per column
+        has = width > j
+        digit = a[np.minimum(t1 + 1 + j, len(a) - 1)].astype(np.int64) - _ZERO
+        if ((digit < 0) | (digit > 9))[has].any():
+            return None
+        pos = np.where(has, pos * 10 + digit, pos)
+    name_len = t1 - starts
+    code = np.zeros(len(starts), dtype=np.uint64)
+    for j in range(int(name_len.max())):  # CHROM (at most 8 bytes) packed into one integer
+        byte = a[np.minimum(starts + j, len(a) - 1)].astype(np.uint64)
+        code |= np.where(name_len > j, byte << np.uint64(8 * j), np.uint64(0))
+    picked = np.zeros(len(starts), dtype=bool)
+    for raw, chrom in ctx.keys.items():
+        this = code == ctx.codes[raw]
+        if not this.any():
+            continue
+        wanted = ctx.arrays[chrom]
+        j = np.searchsorted(wanted, pos[this])
+        near = (j < len(wanted)) & (wanted[np.minimum(j, len(wanted) - 1)] - pos[this] <= WINDOW)
+        picked[np.flatnonzero(this)[near]] = True
+    rows = np.flatnonzero(picked)
+    return (parse_line(chunk[starts[r] : ends[r]], ctx.path, int(numbers[r])) for r in rows)
+
+
+@dataclass
+class _Context:
+    path: Path
+    positions: dict[str, list[int]]
+    keys: dict[bytes, str]
+    codes: dict[bytes, int]
+    arrays: dict[str, np.ndarray[Any, np.dtype[np.int64]]]
+
+
+def scan(path: Path, positions: dict[str, list[int]], compressed: bool) -> Iterator[TextVariant]:
+    """Records whose POS lies within WINDOW bases before a wanted position, and gVCF blocks (END=)."""
+    keys = _chrom_keys(positions)
+    codes = {raw: sum(b << (8 * i) for i, b in enumerate(raw[:8])) for raw in keys}
+    arrays = {c: np.asarray(v, dtype=np.int64) for c, v in positions.items()}
+    ctx = _Context(path, positions, keys, codes, arrays)
     opener = gzip.open if compressed else open
-    number = 0
+    number = 1
+    carry = b""
     try:
         with opener(path, "rb") as handle:
-            for number, line in enumerate(handle, start=1):  # noqa: B007 (number used in errors)
-                if line[:1] == b"#":
-                    continue
-                tab = line.find(b"\t")
-                chrom = keys.get(line[:tab])
-                if chrom is None:
-                    continue
-                tab2 = line.find(b"\t", tab + 1)
-                try:
-                    pos = int(line[tab + 1 : tab2])
-                except ValueError as exc:
-                    raise VcfFormatError("POS is not a number", path=str(path), line=number, field="POS") from exc
-                wanted = positions[chrom]
-                k = bisect.bisect_left(wanted, pos)
-                if k < len(wanted) and wanted[k] - pos <= WINDOW:
-                    yield parse_line(line, path, number)
-                elif k < len(wanted) and (at := line.find(b"END=")) >= 0:  # gVCF block: does it cover one?
-                    digits = line[at + 4 : at + 24].split(b";")[0].split(b"\t")[0]
-                    if digits.isdigit() and int(digits) >= wanted[k]:
-                        yield parse_line(line, path, number)
+            while True:
+                block = handle.read(CHUNK)
+                buffer = carry + block
+                if not block:
+                    if buffer:
+                        buffer += b"\n"
+                    else:
+                        break
+                cut = buffer.rfind(b"\n") + 1
+                chunk, carry = buffer[:cut], buffer[cut:]
+                fast = None if b"END=" in chunk else _lines_fast(chunk, number, ctx)
+                yield from fast if fast is not None else _lines_slow(chunk, number, ctx)
+                number += chunk.count(b"\n")
+                if not block:
+                    break
     except (EOFError, zlib.error) as exc:
         raise VcfFormatError(
-            f"truncated or corrupt gzip data ({exc.__class__.__name__})", path=str(path), line=number + 1
+            f"truncated or corrupt gzip data ({exc.__class__.__name__})", path=str(path), line=number
         ) from exc
     except OSError as exc:
-        raise VcfFormatError(f"unreadable file ({exc})", path=str(path), line=number + 1) from exc
+        raise VcfFormatError(f"unreadable file ({exc})", path=str(path), line=number) from exc
