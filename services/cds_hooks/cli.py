@@ -50,7 +50,9 @@ def serve(
             settings = settings.model_copy(update={"redis_url": url})
             os.environ["TWINRX_REDIS_URL"] = url  # worker processes read it
         if workers == 1:
-            uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+            uvicorn.run(
+                create_app(settings, freeze_gc=True), host=host, port=port, log_level=log_level, access_log=False
+            )
         else:
             uvicorn.run(
                 "services.cds_hooks._app:app_from_environment",
