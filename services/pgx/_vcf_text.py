@@ -186,6 +186,8 @@ def scan(path: Path, positions: dict[str, list[int]], compressed: bool) -> Itera
                         break
                 cut = buffer.rfind(b"\n") + 1
                 chunk, carry = buffer[:cut], buffer[cut:]
+                if not chunk:  # a line longer than CHUNK: read on
+                    continue
                 fast = None if b"END=" in chunk else _lines_fast(chunk, number, ctx)
                 yield from fast if fast is not None else _lines_slow(chunk, number, ctx)
                 number += chunk.count(b"\n")

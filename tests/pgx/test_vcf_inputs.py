@@ -249,3 +249,24 @@ def test_tabix_reader_on_a_multi_block_file(tmp_path: Path) -> None:
     assert indexed.used_index
     assert indexed.to_json()["samples"] == call_vcf(plain).to_json()["samples"]
     assert indexed.samples["S1"]["CYP2C19"].diplotypes == ["*1/*2"]
+
+
+def test_unindexed_scan_is_chunk_size_independent(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tiny chunks (lines cut across chunk edges, header and records mixed) give the same calls."""
+    import services.pgx._vcf_text as vcf_text
+
+    files = sorted((shared_data / "pgx" / "cases" / "vcf").glob("*.vcf"))[:30]
+    gvcf = tmp_path / "g.vcf"
+    gvcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+        "chr10\t94700000\t.\tA\t<NON_REF>\t.\tPASS\tEND=94900000\tGT\t0/0\n"
+        "chr10\t94775367\t.\tA\tG\t.\tPASS\t.\tGT\t0/1",  # no final newline
+        encoding="utf-8",
+    )
+    files.append(gvcf)
+    reference = {f.name: call_vcf(f).to_json()["samples"] for f in files}
+    monkeypatch.setattr(vcf_text, "CHUNK", 97)
+    for f in files:
+        assert call_vcf(f).to_json()["samples"] == reference[f.name], f.name
