@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import shutil
 import statistics
 import subprocess
@@ -26,7 +27,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+# One thread for numpy's BLAS too, so the comparison with plink2 --threads 1 is single-threaded on both sides.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -48,8 +53,12 @@ def _median_seconds(fn: Callable[[], object], repeat: int) -> float:
 
 def make_synthetic(out: Path, n_variants: int, n_samples: int, seed: int = 7) -> tuple[Path, Path]:
     """A GRCh37 chr1 VCF (gzip) and a matching PGS-format scoring file with ``n_variants`` rows."""
+    vcf = out / f"synthetic_{n_variants}x{n_samples}.vcf.gz"
+    score = out / f"synthetic_score_{n_variants}.txt"
+    if vcf.is_file() and score.is_file():  # kept from an earlier run (--keep)
+        return vcf, score
     rng = np.random.default_rng(seed)
-    positions = np.sort(rng.choice(np.arange(10_000, 240_000_000), size=n_variants, replace=False))
+    positions = np.sort(rng.choice(240_000_000, size=n_variants, replace=False) + 10_000)
     ref_i = rng.integers(0, 4, n_variants)
     alt_i = (ref_i + rng.integers(1, 4, n_variants)) % 4
     # Avoid strand-ambiguous pairs so every variant is scored (A<->T is 0<->3, C<->G is 1<->2).
@@ -58,10 +67,6 @@ def make_synthetic(out: Path, n_variants: int, n_samples: int, seed: int = 7) ->
     alt_i[alt_i == ref_i] = (ref_i[alt_i == ref_i] + 2) % 4
     freqs = rng.uniform(0.05, 0.5, n_variants)
     codes = np.frombuffer(b"0/0\t0/1\t1/1\t", dtype=np.uint8).reshape(3, 4)
-    vcf = out / f"synthetic_{n_variants}x{n_samples}.vcf.gz"
-    score = out / f"synthetic_score_{n_variants}.txt"
-    if vcf.is_file() and score.is_file():  # kept from an earlier run (--keep)
-        return vcf, score
     with gzip.open(vcf, "wb", compresslevel=1) as fh:
         fh.write(b"##fileformat=VCFv4.2\n##contig=<ID=1,length=249250621>\n")
         fh.write(b'##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["PrsOptions", "PrsResult", "SampleScore", "ScoreValue", "VariantCounts", "VariantMatch"]
@@ -57,8 +59,9 @@ class VariantMatch(_Model):
     scored_allele: str | None = Field(None, description="The VCF allele counted (after any strand flip).")
 
 
-class ScoreValue(_Model):
-    """plink2-compatible figures for one score and one sample."""
+@dataclass(slots=True)
+class ScoreValue:
+    """plink2-compatible figures for one score and one sample (a plain dataclass: thousands per run)."""
 
     sum: float
     avg: float
@@ -66,7 +69,8 @@ class ScoreValue(_Model):
     denom: int
 
 
-class SampleScore(_Model):
+@dataclass(slots=True)
+class SampleScore:
     """All scores of one sample, and percentiles when a reference panel was given."""
 
     sample: str

@@ -342,12 +342,10 @@ def _result(
         allele_ct = int(cts[row])
         denom = denom_imputed if opts.mean_impute else allele_ct
         scores = {
-            score: ScoreValue.model_construct(
-                sum=sums[row][k], avg=sums[row][k] / denom if denom else float("nan"), allele_ct=allele_ct, denom=denom
-            )
+            score: ScoreValue(sums[row][k], sums[row][k] / denom if denom else float("nan"), allele_ct, denom)
             for k, score in enumerate(sf.score_names)
         }
-        out.append(SampleScore.model_construct(sample=name, scores=scores, percentile=None))
+        out.append(SampleScore(name, scores))
     notes = []
     if chrx:
         notes.append(CHRX_NOTE)
@@ -372,7 +370,7 @@ def _result(
                     scored_allele=target[2] if target and status[i] == "matched" else None,
                 )  # fmt: skip
             )
-    return PrsResult(
+    return PrsResult.model_construct(  # built here, so not validated again
         scoring_file=Path(sf.path).name,
         pgs_id=sf.pgs_id,
         score_names=sf.score_names,

@@ -13,6 +13,7 @@ ancestry of its panel** (PRS distributions shift between ancestries), and the re
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +74,7 @@ def add_percentiles(result: PrsResult, panel: ReferencePanel) -> PrsResult:
             location=f"reference panel {panel.name}",
         )
     samples = [
-        s.model_copy(update={"percentile": {k: panel.percentile(k, v.sum) for k, v in s.scores.items()}})
-        for s in result.samples
+        replace(s, percentile={k: panel.percentile(k, v.sum) for k, v in s.scores.items()}) for s in result.samples
     ]
     notes = [*result.notes, PERCENTILE_NOTE]
     return result.model_copy(update={"samples": samples, "notes": notes, "reference_panel": panel.name})
