@@ -54,7 +54,7 @@ def service_spec(service_id: str) -> ServiceSpec:
     return spec
 
 
-def validate(spec: ServiceSpec, request: HookRequest) -> str:
+def validate(spec: ServiceSpec, request: HookRequest, allowed_servers: list[str] | None = None) -> str:
     """Request-level rules of CDS Hooks 2.0.1; returns the patient id."""
     if request.hook not in KNOWN_HOOKS:
         raise BadHookRequest(f"unknown hook {request.hook[:60]!r}", location="hook")
@@ -67,6 +67,8 @@ def validate(spec: ServiceSpec, request: HookRequest) -> str:
             raise BadHookRequest("fhirAuthorization.token_type must be Bearer", location="fhirAuthorization")
     if request.fhirServer is not None and not request.fhirServer.startswith(("http://", "https://")):
         raise BadHookRequest("fhirServer must be an http(s) URL", location="fhirServer")
+    if request.fhirServer is not None and allowed_servers and not _allowed(request.fhirServer, allowed_servers):
+        raise BadHookRequest("fhirServer is not an allowed FHIR server", location="fhirServer")
     if request.fhirServer is not None and request.fhirServer.startswith("http://"):
         log.warning("fhir_server_not_https", service=spec.id)  # spec: MUST be https for production data
     patient = request.context.get("patientId")
@@ -78,6 +80,11 @@ def validate(spec: ServiceSpec, request: HookRequest) -> str:
     if spec.hook in ("order-select", "order-sign") and "draftOrders" not in request.context:
         raise BadHookRequest("context.draftOrders is required", location="context.draftOrders")
     return patient.strip()
+
+
+def _allowed(server: str, allowed: list[str]) -> bool:
+    base = server.rstrip("/")
+    return any(base == a.rstrip("/") or base.startswith(a.rstrip("/") + "/") for a in allowed)
 
 
 def _prefetch_resources(request: HookRequest) -> list[dict[str, Any]]:
@@ -104,7 +111,7 @@ def handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse:
 def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse:
     started = time.monotonic()
     spec = service_spec(service_id)
-    patient_id = validate(spec, request)
+    patient_id = validate(spec, request, rt.settings.cds_allowed_fhir_servers)
     fetcher = FhirFetcher(rt.http, request, started + rt.settings.cds_time_budget_ms / 1000)
     server = server_for(request, rt.settings)
 

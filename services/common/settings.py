@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         1_000_000, ge=1000, description="Approximate cap on entries of the CDS feedback Redis stream."
     )
     cds_card_ttl_days: int = Field(30, ge=1, description="How long card uuids are remembered to enrich feedback.")
+    cds_allowed_fhir_servers: list[str] = Field(
+        default_factory=list,
+        description="When set, a hook's `fhirServer` must start with one of these URLs (else 400): the service "
+        "only fetches prefetch data from, and sends tokens to, known EHRs.",
+    )
 
     # Ingest
     fhir_base_url: str | None = Field(None, description="Default EHR FHIR server base URL for ingest.")

@@ -166,3 +166,12 @@ def test_wrong_method_is_405_outcome(dev_client: TestClient) -> None:
     resp = dev_client.get(SELECT)
     assert resp.status_code == 405
     assert _issue(resp)["code"] == "not-supported"
+
+
+def test_fhir_server_allow_list(make_client: AppFactory) -> None:
+    client = make_client(auth=False, cds_allowed_fhir_servers=["https://ehr.example.org/fhir"])
+    assert client.post(SELECT, json=_with(fhirServer="https://ehr.example.org/fhir/")).status_code == 200
+    resp = client.post(SELECT, json=_with(fhirServer="https://internal.example/admin"))
+    assert resp.status_code == 400
+    assert _issue(resp)["expression"] == ["fhirServer"]
+    assert client.post(SELECT, json=_with(fhirServer="https://ehr.example.org/fhirx")).status_code == 400
