@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.risk.errors import BuildMismatchError, GenotypeFileError, NoMatchError, OverlapError
+from services.risk.prs._accumulate import Accumulator
 from services.risk.prs._build import normalise_build, normalise_chrom
 from services.risk.prs._fastgt import NotPlainGT, decode_block, is_text_vcf, plain_gt_sites
 from services.risk.prs._genotypes import effect_dosage, has_ds, open_vcf, vcf_build
@@ -35,79 +36,12 @@ from services.risk.prs._result import (
     VariantCounts,
     VariantMatch,
 )
-from services.risk.prs._scorefile import DOMINANT, RECESSIVE, ScoreFile, read_scoring_file
+from services.risk.prs._scorefile import ScoreFile, read_scoring_file
 
 __all__ = ["score_vcf"]
 
-_CHUNK = 4096
 _FEW_SAMPLES = 32
 Floats = npt.NDArray[np.float64]
-
-
-class _Accumulator:
-    """Per-sample sums, allele counts and the matched-variant count, filled block by block."""
-
-    def __init__(self, n_samples: int, weights: Floats, mean_impute: bool) -> None:
-        self.weights = weights
-        self.mean_impute = mean_impute
-        self.sums = np.zeros((n_samples, weights.shape[1]))
-        self.n_missing = np.zeros(n_samples, dtype=np.int64)
-        self.n_matched = 0
-        # A block of at most ~32 MB of dosages is multiplied into the sums at once.
-        self._block = np.empty((max(16, min(_CHUNK, (1 << 22) // max(n_samples, 1))), n_samples))
-        self._idx: list[int] = []
-
-    @property
-    def allele_ct(self) -> npt.NDArray[np.int64]:
-        """Non-missing alleles per sample (2 per matched variant with a call)."""
-        counts: npt.NDArray[np.int64] = 2 * (self.n_matched - self.n_missing)
-        return counts
-
-    def add(self, dosage: Floats, variant: int, effect_type: int) -> None:
-        row = self._block[len(self._idx)]
-        if np.isnan(dosage.sum()):
-            missing = np.isnan(dosage)
-            self.n_missing += missing
-            fill = 0.0
-            if self.mean_impute and not missing.all():
-                fill = float(np.mean(dosage[~missing]))
-            dosage = np.where(missing, fill, dosage)
-        if effect_type == DOMINANT:
-            np.minimum(dosage, 1.0, out=row)
-        elif effect_type == RECESSIVE:
-            np.maximum(dosage - 1.0, 0.0, out=row)
-        else:
-            row[:] = dosage
-        self._idx.append(variant)
-        self.n_matched += 1
-        if len(self._idx) == len(self._block):
-            self.flush()
-
-    def add_block(self, dosage: Floats, variants: list[int], effect_types: npt.NDArray[np.int8]) -> None:
-        """Add many variants at once: ``dosage`` is (variants, samples) with NaN where missing."""
-        self.flush()
-        if np.isnan(dosage.sum()):
-            missing = np.isnan(dosage)
-            self.n_missing += missing.sum(axis=0)
-            counts = (~missing).sum(axis=1)
-            fill = np.zeros(len(variants))
-            if self.mean_impute:
-                totals = np.where(missing, 0.0, dosage).sum(axis=1)
-                fill = np.divide(totals, counts, out=fill, where=counts > 0)
-            dosage = np.where(missing, fill[:, None], dosage)
-        dominant, recessive = effect_types == DOMINANT, effect_types == RECESSIVE
-        if dominant.any():
-            dosage[dominant] = np.minimum(dosage[dominant], 1.0)
-        if recessive.any():
-            dosage[recessive] = np.maximum(dosage[recessive] - 1.0, 0.0)
-        self.sums += (self.weights[variants].T @ dosage).T
-        self.n_matched += len(variants)
-
-    def flush(self) -> None:
-        if self._idx:
-            used = self._block[: len(self._idx)]
-            self.sums += used.T @ self.weights[self._idx]
-            self._idx = []
 
 
 def _index(sf: ScoreFile) -> dict[tuple[str, int], list[int]]:
@@ -143,7 +77,7 @@ class _Run:
         self.status: list[str | None] = [None] * sf.n_variants
         self.reasons: list[str] = ["absent"] * sf.n_variants
         self.targets: list[tuple[str, list[str], str | None] | None] = [None] * sf.n_variants
-        self.acc = _Accumulator(n_samples, sf.weights, opts.mean_impute)
+        self.acc = Accumulator(n_samples, sf.weights, opts.mean_impute)
         self.chrx = False
 
     def site(self, hits: list[int], ref: str, alts: list[str], on_match: Callable[[int, int], None]) -> None:
