@@ -11,6 +11,9 @@ range", which gives a not-applicable result instead).
 200.0
 >>> round(convert("crp", 2.1, "mg/L", "Observation/2").value, 6)
 0.21
+>>> convert("glucose", 90, "mg/dl", "Observation/3").unit
+'mmol/L'
+
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ LAB_UNITS: Final[dict[str, LabUnit]] = {
     "albumin": LabUnit("g/L", {"g/L": _ID, "g/dL": _scale(10.0)}, 5.0, 80.0),
     "creatinine": LabUnit(
         "umol/L",
-        {"umol/L": _ID, "µmol/L": _ID, "mg/dL": _scale(CREATININE_UMOL_PER_MG_DL)},
+        {"umol/L": _ID, "\u00b5mol/L": _ID, "\u03bcmol/L": _ID, "mg/dL": _scale(CREATININE_UMOL_PER_MG_DL)},
         5.0,
         3000.0,
     ),
@@ -128,6 +131,10 @@ def convert(name: str, value: float, unit: str, reference: str) -> Converted:
     """
     spec = LAB_UNITS[name]
     to_model = spec.accepted.get(unit.strip())
+    if to_model is None:
+        # Labs often send UCUM units in the wrong case ("mg/dl"); no two accepted units differ only by case.
+        folded = {u.lower(): f for u, f in spec.accepted.items()}
+        to_model = folded.get(unit.strip().lower())
     if to_model is None:
         known = ", ".join(spec.accepted)
         raise UnknownUnitError(f"{name} unit {unit!r} is not supported (known: {known})", location=reference)

@@ -230,3 +230,14 @@ def test_stopped_medications_do_not_count_as_treatment() -> None:
     t.medications[0].status = "on-hold"
     used = {i.name: i for i in _by_outcome(assess(t, on=ON), "prevent")["ascvd_10y"].inputs}
     assert used["bp_treated"].value is True
+
+
+def test_unit_spellings_labs_send() -> None:
+    from services.risk.units import LAB_UNITS, convert
+
+    assert convert("creatinine", 80.0, "\u03bcmol/L", "x").value == 80.0
+    assert convert("creatinine", 1.0, "mg/dl", "x").value == pytest.approx(88.4017)
+    assert convert("wbc", 6500, "/uL", "x").value == pytest.approx(6.5)
+    assert convert("hba1c_ifcc", 48, "mmol/mol", "x").value == pytest.approx(6.542)
+    for spec in LAB_UNITS.values():  # case folding is only safe while no two units differ by case alone
+        assert len({u.lower() for u in spec.accepted}) == len(spec.accepted)
