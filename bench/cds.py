@@ -240,13 +240,30 @@ async def _run(
     return latencies, time.perf_counter() - started
 
 
-def _report(name: str, latencies: list[float], elapsed: float) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User+system CPU of ``pid`` and its children (uvicorn workers), from /proc (Linux)."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            pids += [int(c) for c in children]
+    tick = os.sysconf("SC_CLK_TCK")
+    for p in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _report(name: str, latencies: list[float], elapsed: float, cpu: float | None = None) -> None:
     name = f"{name:<28}"
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
     rate = len(ordered) / elapsed
-    print(f"{name} requests={len(ordered):>6}  p50={p50:7.2f} ms  p99={p99:7.2f} ms  rate={rate:8.1f} req/s")
+    server = f"  server CPU {cpu / len(ordered) * 1000:5.2f} ms/req" if cpu is not None else ""
+    print(f"{name} requests={len(ordered):>6}  p50={p50:7.2f} ms  p99={p99:7.2f} ms  rate={rate:8.1f} req/s{server}")
 
 
 def _scenario(port: int, pem: bytes, clients: int, per_client: int, *, cold: bool, tag: str) -> list[list[bytes]]:
@@ -292,22 +309,23 @@ def main() -> None:
             f"cds bench: {args.clients} concurrent clients, ES384 JWT on every call, {args.workers} uvicorn "
             f"worker(s), log level {args.log_level}"
         )
-        with _service(redis_url, port, tmp, args.log_level, args.workers):
+        with _service(redis_url, port, tmp, args.log_level, args.workers) as proc:
             expect = b"CYP2C19 Poor Metabolizer"
 
             def scenario(cold: bool, tag: str, per_client: int) -> list[list[bytes]]:
                 return _scenario(port, pem, args.clients, per_client, cold=cold, tag=tag)
 
+            def timed(label: str, batches: list[list[bytes]], rate: float | None = None) -> None:
+                before = _cpu_seconds(proc.pid)
+                lat, elapsed = asyncio.run(_run(port, batches, expect, rate))
+                _report(label, lat, elapsed, _cpu_seconds(proc.pid) - before)
+
             asyncio.run(_run(port, scenario(False, "w", 10), expect))  # warm-up
-            lat, elapsed = asyncio.run(_run(port, scenario(False, "w", per_warm), expect))
-            _report("warm, closed loop", lat, elapsed)
-            lat, elapsed = asyncio.run(_run(port, scenario(False, "w", per_warm), expect, args.warm_rate))
-            _report(f"warm, paced {args.warm_rate:.0f} req/s", lat, elapsed)
+            timed("warm, closed loop", scenario(False, "w", per_warm))
+            timed(f"warm, paced {args.warm_rate:.0f} req/s", scenario(False, "w", per_warm), args.warm_rate)
             asyncio.run(_run(port, scenario(True, "wu", 5), expect))  # warm-up
-            lat, elapsed = asyncio.run(_run(port, scenario(True, "t", per_cold), expect))
-            _report("cold, closed loop", lat, elapsed)
-            lat, elapsed = asyncio.run(_run(port, scenario(True, "p", per_cold), expect, args.cold_rate))
-            _report(f"cold, paced {args.cold_rate:.0f} req/s", lat, elapsed)
+            timed("cold, closed loop", scenario(True, "t", per_cold))
+            timed(f"cold, paced {args.cold_rate:.0f} req/s", scenario(True, "p", per_cold), args.cold_rate)
         client.close()
     print("targets (2 cores): warm p99 < 25 ms and >= 300 req/s; cold p99 < 150 ms")
 
