@@ -39,6 +39,7 @@ class Faults:
     truncate: tuple[str, int] | None = None  # (resource type, 1-based line) cut in half in export files
     export_errors: list[str] = field(default_factory=list)
     static_token: str | None = None
+    block_path: str | None = None  # requests whose path contains this wait for ``server.release``
 
 
 @dataclass
@@ -65,6 +66,8 @@ class FhirTestServer:
         self.smart = SmartState()
         self.page_size = page_size
         self.log: list[Logged] = []
+        self.blocked = threading.Event()  # set when a request is being held by ``block_path``
+        self.release = threading.Event()
         self.exports: dict[str, ExportJob] = {}
         self._pages: dict[str, list[list[dict[str, Any]]]] = {}
         self._pages_served = 0
@@ -108,6 +111,10 @@ class FhirTestServer:
             return self._retry_later(503, "transient", "server busy")
         if not self._authorised(headers):
             return _outcome(401, "login", "missing or expired access token")
+        if self.faults.block_path and self.faults.block_path in path:
+            self.blocked.set()
+            self.release.wait(timeout=120)
+            return _outcome(503, "transient", "held request released")
         if route.startswith("_page/"):
             return self._page(route)
         if route.endswith("$export") and method in ("GET", "POST"):
