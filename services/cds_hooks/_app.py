@@ -79,7 +79,11 @@ def _service_label(path: str) -> str:
 
 
 class EdgeMiddleware:
-    """Body size limit (413 before the app reads more than the limit) and the latency histogram."""
+    """Body size limit (413 before the app reads more than the limit) and the latency histogram.
+
+    A declared ``Content-Length`` over the limit is refused at once (the server enforces the declared
+    length); a chunked body is read up to the limit here and then handed to the app in one piece.
+    """
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -96,16 +100,28 @@ class EdgeMiddleware:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             await self._too_large(send)
             return
-        seen = 0
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            # No Content-Length (chunked): read up to the limit before the app sees any of it.
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                size += len(message.get("body", b""))
+                if size > self.max_body:
+                    await self._too_large(send)
+                    return
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            buffered: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+            upstream = receive
 
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise PayloadTooLarge("request body too large")
-            return message
+            async def replay() -> Message:
+                return buffered.pop() if buffered else await upstream()
+
+            receive = replay
 
         async def tracking_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -113,11 +129,7 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except PayloadTooLarge:
-            if not status["sent"]:
-                await self._too_large(send)
-                status["code"] = 413
+            await self.app(scope, receive, tracking_send)
         finally:
             path = scope.get("path", "")
             if path.startswith("/cds-services"):

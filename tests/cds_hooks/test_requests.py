@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -175,3 +176,18 @@ def test_fhir_server_allow_list(make_client: AppFactory) -> None:
     assert resp.status_code == 400
     assert _issue(resp)["expression"] == ["fhirServer"]
     assert client.post(SELECT, json=_with(fhirServer="https://ehr.example.org/fhirx")).status_code == 400
+
+
+def test_chunked_body_over_the_limit_is_413_and_under_it_works(make_client: AppFactory) -> None:
+    client = make_client(auth=False, cds_max_body_bytes=4096)
+
+    def chunks(payload: bytes, size: int = 500) -> Iterator[bytes]:
+        for start in range(0, len(payload), size):
+            yield payload[start : start + size]
+
+    big = json.dumps(_with(extension={"pad": "x" * 9000})).encode()
+    resp = client.post(SELECT, content=chunks(big), headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413
+    small = json.dumps(GOOD).encode()
+    resp = client.post(SELECT, content=chunks(small, 100), headers={"Content-Type": "application/json"})
+    assert resp.status_code == 200 and resp.json() == {"cards": []}
