@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,13 +43,15 @@ SHARED = REPO.parent / "shared" / "data" / "risk" / "prs"
 ALLELES = np.array(list("ACGT"))
 
 
-def _median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _timed(fn: Callable[[], object], child: bool) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one call; CPU of child processes when ``child``."""
+    who = resource.RUSAGE_CHILDREN if child else resource.RUSAGE_SELF
+    before = resource.getrusage(who)
+    start = time.perf_counter()
+    fn()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(who)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def make_synthetic(out: Path, n_variants: int, n_samples: int, seed: int = 7) -> tuple[Path, Path]:
@@ -129,14 +132,34 @@ def run_twinrx_process(vcf: Path, score: Path, sample: str | None, min_overlap: 
 
 
 def bench(label: str, vcf: Path, score: Path, tmp: Path, sample: str | None, repeat: int, min_overlap: float) -> None:
+    """Runs twinrx (in-process and as a process) and plink2 back to back ``repeat`` times; prints medians.
+
+    The machine is shared, so besides wall time the CPU time (user + system) is reported; each ratio is
+    the median of the per-round ratios, so a load spike hits both sides of a round alike.
+    """
     p2score = plink2_score_file(score, vcf, tmp)
     samples = [sample] if sample else None
     opts = PrsOptions(min_overlap=min_overlap)
-    ours = _median_seconds(lambda: score_vcf(score, vcf, samples=samples, options=opts), repeat)
-    ours_proc = _median_seconds(lambda: run_twinrx_process(vcf, score, sample, min_overlap), repeat)
-    theirs = _median_seconds(lambda: run_plink2(vcf, p2score, tmp, sample), repeat)
-    print(f"{label:<44} twinrx {ours:7.3f} s (process {ours_proc:7.3f} s)   plink2 {theirs:7.3f} s   "
-          f"ratio {ours / theirs:5.2f} (process {ours_proc / theirs:5.2f})", flush=True)  # fmt: skip
+    rounds = []
+    for _ in range(repeat):
+        ours = _timed(lambda: score_vcf(score, vcf, samples=samples, options=opts), child=False)
+        proc = _timed(lambda: run_twinrx_process(vcf, score, sample, min_overlap), child=True)
+        theirs = _timed(lambda: run_plink2(vcf, p2score, tmp, sample), child=True)
+        rounds.append((ours, proc, theirs))
+
+    def med(k: int, j: int) -> float:
+        return statistics.median(r[k][j] for r in rounds)
+
+    def ratio(k: int, j: int) -> float:
+        return statistics.median(r[k][j] / r[2][j] for r in rounds)
+
+    print(f"{label}")
+    print(
+        f"  wall  twinrx {med(0, 0):7.3f} s  (process {med(1, 0):7.3f} s)  plink2 {med(2, 0):7.3f} s  "
+        f"ratio {ratio(0, 0):5.2f}  (process {ratio(1, 0):5.2f})"
+    )
+    print(f"  cpu   twinrx {med(0, 1):7.3f} s  (process {med(1, 1):7.3f} s)  plink2 {med(2, 1):7.3f} s  "
+          f"ratio {ratio(0, 1):5.2f}  (process {ratio(1, 1):5.2f})", flush=True)  # fmt: skip
 
 
 def main() -> int:
@@ -157,7 +180,9 @@ def main() -> int:
         tmp.mkdir(parents=True, exist_ok=True)
         cineca = SHARED / "cineca_synthetic_subset.vcf.gz"
         pgs = SHARED / "PGS001229_22.txt"
-        print(f"repeat={args.repeat} (median); plink2 --threads 1; twinrx single-threaded")
+        print(
+            f"{args.repeat} rounds (medians); plink2 --threads 1; twinrx single-threaded; load {os.getloadavg()[0]:.1f}"
+        )
         bench("PGS001229 x cineca, 1 sample", cineca, pgs, tmp, "HG00096_HG00096", args.repeat, 0.75)
         bench("PGS001229 x cineca, 2504 samples", cineca, pgs, tmp, None, args.repeat, 0.75)
         start = time.perf_counter()
