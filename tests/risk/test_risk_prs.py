@@ -299,3 +299,21 @@ def test_bcf_input_scores_like_the_vcf(prs: Path, tmp_path: Path) -> None:
     from_vcf = score_vcf(scorefile, prs / "synthetic" / "edgecases.vcf", options=EDGE)
     assert [s.scores for s in from_bcf.samples] == [s.scores for s in from_vcf.samples]
     assert from_bcf.vcf_build == "GRCh37"
+
+
+def test_effect_allele_only_files_match_on_the_effect_allele(tmp_path: Path) -> None:
+    path = tmp_path / "effect_only.txt"
+    path.write_text(
+        "#pgs_id=EO\n#HmPOS_build=GRCh37\n"
+        "chr_name\tchr_position\teffect_allele\teffect_weight\thm_chr\thm_pos\thm_inferOtherAllele\n"
+        "1\t1000\tG\t0.5\t1\t1000\tA/C\n"
+        "1\t2000\tC\t-0.3\t1\t2000\tT\n"
+        "1\t3000\tT\t0.2\t1\t3000\t\n"
+    )
+    result = score_vcf(path, DATA / "dosages_ds.vcf", options=PrsOptions(use_dosage=False), detail=True)
+    assert [d.reason for d in result.detail] == [
+        "effect allele = ALT",
+        "effect allele = REF",
+        "strand flip; effect allele = REF",
+    ]
+    assert [s.scores["EO"].sum for s in result.samples] == pytest.approx([0.1, 1.1, 0.0])

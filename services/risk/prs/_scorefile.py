@@ -158,6 +158,8 @@ def read_scoring_file(path: str | Path, *, use_harmonised: bool = True) -> Score
         if not ea:
             raise ScoreFileError(f"line {lineno}: effect_allele is empty", location=where)
         oa = row[other_i].strip().upper() if other_i is not None else ""
+        if "/" in oa:  # hm_inferOtherAllele may list several candidates: match on the effect allele alone
+            oa = ""
         dominant = _flag(row[dom_i], "is_dominant", lineno, where) if dom_i is not None else False
         recessive = _flag(row[rec_i], "is_recessive", lineno, where) if rec_i is not None else False
         if dominant and recessive:
