@@ -1,7 +1,10 @@
 """Scoring VCF/BCF genotypes with a scoring file, equal to ``plink2 --score`` (cols=+scoresums,+denom).
 
-One pass over the VCF: each record at a scored position is matched by alleles, its effect-allele dosages
-are buffered, and every 4096 variants the buffer is multiplied into the per-sample sums (numpy).
+One pass over the VCF: each record at a scored position is matched by alleles (:mod:`._match`) and its
+effect-allele dosages are added, a block at a time, into the per-sample sums (:mod:`._accumulate`).
+Plain-GT text VCFs are decoded with numpy (:mod:`._fastgt`); anything else (BCF, DS dosages, haploid or
+multi-digit calls, a few requested samples) is read with cyvcf2 (:mod:`._genotypes`). Both give the same
+numbers.
 
 * SUM = sum of weight x dosage; ALLELE_CT = 2 x non-missing variants; AVG = SUM / DENOM.
 * Without mean imputation a missing genotype adds 0 and DENOM = ALLELE_CT (``no-mean-imputation``).
@@ -202,10 +205,13 @@ def score_vcf(
         build, how = normalise_build(opts.vcf_build), "given"
     _check_build(sf, build, how, str(vcf))
     use_ds = opts.use_dosage and has_ds(header)
+    if samples is None:
+        all_samples = list(header.samples)
+    else:
+        everyone = open_vcf(vcf)
+        all_samples = list(everyone.samples)
+        everyone.close()
     header.close()
-    everyone = open_vcf(vcf)
-    all_samples = list(everyone.samples)
-    everyone.close()
     wanted = samples if samples is not None else list(all_samples)
     # htslib parses only the requested samples, so a few samples read faster through cyvcf2.
     few = samples is not None and not opts.mean_impute and len(samples) <= _FEW_SAMPLES
