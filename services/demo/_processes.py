@@ -50,7 +50,10 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.log_path.with_suffix(".pid").write_text(f"{self._proc.pid}\n")
+        pid_file = self.log_path.with_suffix(".pid")
+        tmp = pid_file.with_suffix(".pid.tmp")
+        tmp.write_text(f"{self._proc.pid}\n")
+        tmp.replace(pid_file)  # atomic: a pid file that exists is complete
 
     def returncode(self) -> int | None:
         """The exit code if the child has exited, else None."""

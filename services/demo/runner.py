@@ -136,8 +136,8 @@ def run_demo(options: DemoOptions) -> DemoResult:
             "api", [*twinrx_command(), "serve", "--host", "127.0.0.1", "--port", str(port)], env, logs / "api.log"
         )
         for proc in (worker, api):
+            stack.callback(proc.stop)  # registered first: an interrupt during start still stops it
             proc.start()
-            stack.callback(proc.stop)
         hooks = HookClient(base_url, auth.headers)
         stack.callback(hooks.close)
 

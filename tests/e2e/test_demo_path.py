@@ -19,6 +19,7 @@ import orjson
 import pytest
 import redis
 
+from services.common.celery_app import QUEUE
 from services.demo import DemoOptions, DemoResult, IngestTimeout, run_demo
 from services.demo._design import SHOWCASES
 from services.demo._processes import wait_until
@@ -37,6 +38,11 @@ def run(e2e_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> DemoRes
     return run_demo(
         DemoOptions(patients=PATIENTS, seed=SEED, out=out, redis_url=e2e_redis_url, console=quiet_console())
     )
+
+
+def _drop_queued_tasks(redis_url: str) -> None:
+    """Delete the Celery queue of database 4 so tasks of an aborted run do not reach the next worker."""
+    redis.Redis.from_url(redis_url).delete(QUEUE)
 
 
 def _pid(run: DemoResult, label: str) -> str:
@@ -173,7 +179,7 @@ def test_ctrl_c_stops_everything_and_exits_130(e2e_redis_url: str, tmp_path: Pat
     env = {**os.environ, "TWINRX_REDIS_URL": e2e_redis_url}
     out = tmp_path / "report"
     demo = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "demo", "--patients", "60", "--out", str(out)],
+        [sys.executable, "-m", "services.cli", "demo", "--patients", str(PATIENTS), "--out", str(out)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -186,8 +192,8 @@ def test_ctrl_c_stops_everything_and_exits_130(e2e_redis_url: str, tmp_path: Pat
     finally:
         if demo.poll() is None:
             demo.kill()
-        redis.Redis.from_url(e2e_redis_url).flushdb()  # drop the tasks nobody will run (database 4 only)
-    assert demo.returncode == 130
+        _drop_queued_tasks(e2e_redis_url)
+    assert demo.returncode == 130, stderr.decode()
     assert stderr.decode().strip().splitlines()[-1] == (
         "twinrx: error: interrupted; every process the demo started has been stopped"
     )
@@ -207,7 +213,7 @@ def test_a_failing_run_stops_everything_and_says_why(e2e_redis_url: str, tmp_pat
         with pytest.raises(IngestTimeout, match=r"of 8 patients had no ingest outcome after 0 s"):
             run_demo(options)
     finally:
-        redis.Redis.from_url(e2e_redis_url).flushdb()  # drop the tasks nobody will run (database 4 only)
+        _drop_queued_tasks(e2e_redis_url)
     for name in ("worker", "api"):
         pid = int((out / "logs" / f"{name}.pid").read_text())
         with pytest.raises(ProcessLookupError):
