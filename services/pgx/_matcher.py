@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+from services.pgx import _kb
 from services.pgx._vcf import SiteCall
 
 IUPAC = {
@@ -53,9 +55,6 @@ class Allele:
     reference: bool
     score: int
 
-    def matches(self, strand: dict[int, str | None]) -> bool:
-        return all(strand.get(i) in allowed for i, allowed in self.constraints)
-
 
 def natural_key(name: str) -> tuple[Any, ...]:
     """Sort key: combinations after single alleles, fewer parts first, numbers compared as numbers."""
@@ -77,6 +76,21 @@ def _allowed(value: str) -> frozenset[str]:
     return frozenset({value})
 
 
+@cache
+def _compiled(gene: str) -> tuple[tuple[str, bool, tuple[tuple[int, frozenset[str], bool], ...]], ...]:
+    """Per allele: name, reference flag, and (position, allowed bases, defined cell?) for every position."""
+    definition = _kb.definition(gene)
+    ignored = set(definition["ignored_alleles"])
+    refs = [frozenset({v["ref"]}) for v in definition["variants"]]
+    out = []
+    for a in definition["named_alleles"]:
+        if a["name"] in ignored or a.get("structural"):
+            continue
+        cells = tuple((i, _allowed(v) if v is not None else refs[i], v is not None) for i, v in enumerate(a["alleles"]))
+        out.append((a["name"], bool(a["reference"]), cells))
+    return tuple(out)
+
+
 def named_alleles(
     definition: dict[str, Any], available: set[int], *, blanks_are_reference: bool = True
 ) -> list[Allele]:
@@ -84,24 +98,15 @@ def named_alleles(
 
     Blank cells mean the reference base (``blanks_are_reference``); the score counts defined cells only.
     """
-    ignored = set(definition["ignored_alleles"])
-    variants = definition["variants"]
     out = []
-    for a in definition["named_alleles"]:
-        if a["name"] in ignored or a.get("structural"):
+    everything = len(available) == len(definition["variants"])
+    for name, reference, cells in _compiled(definition["gene"]):
+        kept = cells if everything else tuple(c for c in cells if c[0] in available)
+        score = sum(1 for c in kept if c[2])
+        if not score:
             continue
-        defined = [(i, _allowed(v)) for i, v in enumerate(a["alleles"]) if v is not None and i in available]
-        if not defined:
-            continue
-        if blanks_are_reference:
-            constraints = tuple(
-                (i, _allowed(v) if v is not None else frozenset({variants[i]["ref"]}))
-                for i, v in enumerate(a["alleles"])
-                if i in available
-            )
-        else:
-            constraints = tuple(defined)
-        out.append(Allele(a["name"], constraints, bool(a["reference"]), len(defined)))
+        constraints = tuple((i, allowed) for i, allowed, defined in kept if defined or blanks_are_reference)
+        out.append(Allele(name, constraints, reference, score))
     return out
 
 
@@ -150,9 +155,6 @@ def phase_blocks(calls: dict[int, SiteCall]) -> list[list[int]]:
     return list(blocks.values())
 
 
-Strand = dict[int, str | None]
-
-
 def match_gene(
     gene: str, definition: dict[str, Any], calls: dict[int, SiteCall], *, all_matches: bool = False
 ) -> Match:
@@ -165,21 +167,29 @@ def match_gene(
         return match
     if not match.called:
         return match
-    alleles = named_alleles(definition, set(usable))
+    # Defined cells only; a blank cell (= reference base) is checked against ``refs`` where it matters.
+    alleles = named_alleles(definition, set(usable), blanks_are_reference=False)
+    refs = {i: definition["variants"][i]["ref"] for i in usable}
     if all(len(c.alleles) == 1 for c in usable.values()):  # hemizygous (chrX in males, chrM)
         match.haploid = True
-        strand: Strand = {i: c.alleles[0] for i, c in usable.items()}
-        hits = [a for a in alleles if a.matches(strand)]
+        variant_at = {i for i, c in usable.items() if c.alleles[0] != refs[i]}
+        hits = [
+            a
+            for a in alleles
+            if variant_at <= {i for i, _ in a.constraints}
+            and all(usable[i].alleles[0] in allowed for i, allowed in a.constraints)
+        ]
         best = max((a.score for a in hits), default=0)
         match.diplotypes = sorted({a.name for a in hits if a.score == best}, key=natural_key)
         return match
     block_of = _block_index(usable)
-    compatible = [a for a in alleles if _fits_genotype(a, usable)]
+    no_ref = {i for i, c in usable.items() if refs[i] not in c.alleles}
+    compatible = [(a, dict(a.constraints)) for a in alleles if _fits_genotype(a, usable, no_ref)]
     scores: dict[str, int] = {}
     sub = definition.get("suballeles", {})
-    for x, a in enumerate(compatible):
-        for b in compatible[x:]:
-            if _pair_fits(a, b, usable, block_of):
+    for x, (a, amap) in enumerate(compatible):
+        for b, bmap in compatible[x:]:
+            if _pair_fits(amap, bmap, usable, block_of, refs):
                 name = order_pair(sub.get(a.name, a.name), sub.get(b.name, b.name))
                 scores[name] = max(scores.get(name, -1), a.score + b.score)
     if not scores:
@@ -197,19 +207,34 @@ def _block_index(calls: dict[int, SiteCall]) -> dict[int, int]:
     return {i: n for n, block in enumerate(phase_blocks(calls)) for i in block}
 
 
-def _fits_genotype(allele: Allele, calls: dict[int, SiteCall]) -> bool:
+def _fits_genotype(allele: Allele, calls: dict[int, SiteCall], no_ref: set[int]) -> bool:
+    """Each defined cell matches one of the two alleles; where the sample has no reference allele at all,
+    the allele must define the position (a blank cell means the reference base)."""
+    if not no_ref <= {i for i, _ in allele.constraints}:
+        return False
     return all(any(x in allowed for x in calls[i].alleles) for i, allowed in allele.constraints)
 
 
-def _pair_fits(a: Allele, b: Allele, calls: dict[int, SiteCall], block_of: dict[int, int]) -> bool:
-    """Can ``a`` and ``b`` be the two strands, with one orientation per phase block?"""
-    ca, cb = dict(a.constraints), dict(b.constraints)
+def _pair_fits(
+    a: dict[int, frozenset[str]],
+    b: dict[int, frozenset[str]],
+    calls: dict[int, SiteCall],
+    block_of: dict[int, int],
+    refs: dict[int, str],
+) -> bool:
+    """Can alleles ``a`` and ``b`` be the two strands, with one orientation per phase block?
+
+    Only heterozygous positions and the two alleles' defined positions need checking: elsewhere the sample
+    is homozygous reference and both blank cells read as reference.
+    """
     orientations: dict[int, set[bool]] = {}
-    for i, call in calls.items():
+    for i in set(block_of) | a.keys() | b.keys():
+        call = calls[i]
         g1, g2 = call.alleles[0], call.alleles[-1]
-        allowed_a, allowed_b = ca.get(i), cb.get(i)
-        straight = (allowed_a is None or g1 in allowed_a) and (allowed_b is None or g2 in allowed_b)
-        flipped = (allowed_a is None or g2 in allowed_a) and (allowed_b is None or g1 in allowed_b)
+        ref = frozenset({refs[i]})
+        allowed_a, allowed_b = a.get(i, ref), b.get(i, ref)
+        straight = g1 in allowed_a and g2 in allowed_b
+        flipped = g2 in allowed_a and g1 in allowed_b
         if i not in block_of:
             if not (straight or flipped):
                 return False
