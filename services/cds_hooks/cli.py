@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,10 @@ def _feedback_group() -> None:
     """Card feedback stored by the CDS service."""
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
@@ -44,6 +49,9 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action the process would die
+    # before the embedded Redis below is stopped. Turning it into SystemExit unwinds the ExitStack.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with contextlib.ExitStack() as stack:
         if settings.redis_url is None:
             url = stack.enter_context(embedded_redis())
