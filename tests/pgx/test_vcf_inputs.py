@@ -90,10 +90,8 @@ def test_absent_and_missing_positions_are_never_reference(tmp_path: Path) -> Non
     assert len(result.missing_positions) == 32  # 35 positions, 3 given
 
 
-def test_chr_prefix_and_plain_contigs_agree(tmp_path: Path) -> None:
-    full = Path("/work/shared/data/pgx/cases/vcf/PipelineTest__testCyp2c19_s1s2.vcf")
-    if not full.is_file():
-        pytest.skip("reference data not present")
+def test_chr_prefix_and_plain_contigs_agree(shared_data: Path, tmp_path: Path) -> None:
+    full = shared_data / "pgx" / "cases" / "vcf" / "PipelineTest__testCyp2c19_s1s2.vcf"
     text = full.read_text(encoding="utf-8")
     plain = tmp_path / "plain.vcf"
     plain.write_text("\n".join(line[3:] if line.startswith("chr") else line for line in text.splitlines()) + "\n")
