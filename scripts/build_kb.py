@@ -151,6 +151,24 @@ def build_phenotypes(pgx: Path, out: Path) -> dict[str, str]:
             {"gene": gene, "version": d.get("version"), "alleles": alleles, "diplotypes": diplotypes},
         )
         versions[gene] = str(d.get("version"))
+    # HLA-A / HLA-B have no phenotype files: CPIC keys them by allele status ("*57:01 positive"). The
+    # alleles CPIC uses come from PharmCAT's docs/phenotypes.tsv; the statuses are the lookup keys.
+    for line in (pgx / "pharmcat-misc" / "phenotypes.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        fields = line.split("\t")
+        if fields[0] not in ("HLA-A", "HLA-B"):
+            continue
+        hla = sorted(a for a in fields[1].split(";") if a)
+        _write(
+            out / "phenotypes" / f"{fields[0].replace('-', '_')}.json",
+            {
+                "gene": fields[0],
+                "version": "pharmcat-misc/phenotypes.tsv",
+                "alleles": {a: {"function": None, "activity": None} for a in hla},
+                "diplotypes": {},
+                "statuses": [f"{a} {s}" for a in hla for s in ("positive", "negative")],
+            },
+        )
+        versions[fields[0]] = "phenotypes.tsv"
     return versions
 
 

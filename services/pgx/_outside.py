@@ -89,7 +89,12 @@ def _hla_result(gene: str, text: str, source: SourceRef | None, lab_phenotype: s
         return GeneResult(gene=gene, diplotypes=[call], phenotype=call, method="outside-call", source=source)
     if len(parts) == 2 and all(alleles):
         names = sorted(f"*{a.group(1)}" for a in alleles if a)
-        return GeneResult(gene=gene, diplotypes=["/".join(names)], method="outside-call", source=source)
+        table = _kb.phenotype_table(gene)
+        relevant = sorted(table["alleles"]) if table else []
+        summary = "; ".join(f"{a} {'positive' if a in names else 'negative'}" for a in relevant) or None
+        return GeneResult(
+            gene=gene, diplotypes=["/".join(names)], phenotype=summary, method="outside-call", source=source
+        )
     return GeneResult(
         gene=gene,
         diplotypes=[t],
@@ -153,6 +158,8 @@ def outside_phenotype(
     """
     g = normalise_gene(gene)
     table = _kb.phenotype_table(g)
+    if g in HLA_GENES and phenotype:
+        return _hla_result(g, phenotype, source, None)
     rows = list(table["diplotypes"].values()) if table else []
     if activity_score:  # PharmCAT's outside-call activity score column (activity-score genes)
         score = activity_score.strip()

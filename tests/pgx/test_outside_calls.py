@@ -94,6 +94,7 @@ def test_outside_call_tsv(tmp_path: Path) -> None:
     calls = {r.gene: r for r in read_outside_calls(DATA / "outside" / "example.tsv")}
     assert calls["CYP2D6"].phenotype == "Intermediate Metabolizer"
     assert calls["HLA-B"].diplotypes == ["*15:02/*57:01"]
+    assert calls["HLA-B"].phenotype == "*15:02 positive; *57:01 positive; *58:01 negative"
     bad = tmp_path / "bad.tsv"
     bad.write_text("CYP2C19\t*2/*2\nFOO1\t*1/*1\n", encoding="utf-8")
     with pytest.raises(PGxFileError) as err:
