@@ -28,6 +28,9 @@ BASELINE: dict[str, tuple[str, str]] = {
     "NUDT15": ("*1", "*1"),
     "VKORC1": ("rs9923231 reference (C)", "rs9923231 reference (C)"),
     "CYP4F2": ("*1", "*1"),
+    # *3/*3 (non-expresser) is the usual genotype and means standard tacrolimus dosing; the reference
+    # sequence (*1/*1, expresser) would ask for a higher dose.
+    "CYP3A5": ("*3", "*3"),
 }
 
 # Allele pools (name, weight) for the random patients; rare actionable alleles keep them varied.
@@ -40,6 +43,7 @@ _POOLS: dict[str, tuple[tuple[str, float], ...]] = {
     "NUDT15": (("*1", 1.0),),
     "VKORC1": (("rs9923231 reference (C)", 0.6), ("rs9923231 variant (T)", 0.4)),
     "CYP4F2": (("*1", 0.7), ("*3", 0.3)),
+    "CYP3A5": (("*3", 0.85), ("*1", 0.15)),
 }
 
 
