@@ -100,6 +100,7 @@ def prs(
     vcf_build: Annotated[
         str | None, typer.Option("--vcf-build", help="The VCF's build if its header is silent.")
     ] = None,
+    detail: Annotated[bool, typer.Option("--detail", help="Add each variant's match decision (JSON).")] = False,
     reference: Annotated[
         Path | None, typer.Option("--reference", help="JSON of a panel scored the same way, for percentiles.")
     ] = None,
@@ -117,7 +118,8 @@ def prs(
         use_dosage=not no_dosage,
         vcf_build=vcf_build,
     )
-    result = score_vcf(score, vcf, samples=sample or None, options=options)
+    result = score_vcf(score, vcf, samples=sample or None, options=options, detail=detail)
     if reference is not None:
         result = add_percentiles(result, ReferencePanel.from_json(reference))
-    typer.echo(result.model_dump_json(indent=1, exclude={"detail"}) if output_format == "json" else _tsv(result))
+    exclude = None if detail else {"detail"}
+    typer.echo(result.model_dump_json(indent=1, exclude=exclude) if output_format == "json" else _tsv(result))

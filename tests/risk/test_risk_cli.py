@@ -98,6 +98,9 @@ def test_prs_json_and_tsv(shared_data: Path, tmp_path: Path) -> None:
     assert [s["sample"] for s in out["samples"]] == ["HG00096_HG00096", "HG00097_HG00097"]
     assert out["samples"][1]["scores"]["PGS001229"]["sum"] == pytest.approx(0.674401, abs=1e-6)
     assert "detail" not in out
+    detailed = json.loads(_run(*args, "--sample", "HG00096_HG00096", "--detail").stdout)
+    assert len(detailed["detail"]) == 835
+    assert detailed["detail"][0]["status"] == "matched" and detailed["detail"][0]["scored_allele"] == "G"
     proc = _run(*args, "--sample", "HG00096_HG00096", "--format", "tsv")
     lines = proc.stdout.splitlines()
     assert lines[1] == "# variants: 782 matched of 835; excluded: ambiguous 47; unmatched: absent 6"

@@ -205,6 +205,10 @@ def test_vcf_on_another_build_is_refused(prs: Path, tmp_path: Path) -> None:
     with pytest.raises(BuildMismatchError):
         score_vcf(prs / "PGS001229_22.txt", prs / "cineca_synthetic_subset.vcf.gz",
                   options=PrsOptions(vcf_build="hg38"))  # fmt: skip
+    with pytest.raises(CaseInputError) as bad:
+        score_vcf(prs / "PGS001229_22.txt", prs / "cineca_synthetic_subset.vcf.gz",
+                  options=PrsOptions(vcf_build="hg42"))  # fmt: skip
+    assert str(bad.value) == "vcf_build: must be GRCh37 or GRCh38 (got 'hg42')"
 
 
 def test_scoring_file_errors_name_the_line(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from services.risk.errors import BuildMismatchError, GenotypeFileError, NoMatchError, OverlapError
+from services.risk.errors import BuildMismatchError, CaseInputError, GenotypeFileError, NoMatchError, OverlapError
 from services.risk.prs._accumulate import Accumulator
 from services.risk.prs._build import normalise_build, normalise_chrom
 from services.risk.prs._fastgt import NotPlainGT, decode_block, is_text_vcf, plain_gt_sites
@@ -203,6 +203,8 @@ def score_vcf(
     build, how = vcf_build(header)
     if opts.vcf_build:
         build, how = normalise_build(opts.vcf_build), "given"
+        if build is None:
+            raise CaseInputError(f"must be GRCh37 or GRCh38 (got {opts.vcf_build!r})", location="vcf_build")
     _check_build(sf, build, how, str(vcf))
     use_ds = opts.use_dosage and has_ds(header)
     if samples is None:
