@@ -31,6 +31,9 @@ def call_command(
     ] = None,
     output_format: Annotated[str, typer.Option("--format", help="json, table or fhir.")] = "json",
     all_matches: Annotated[bool, typer.Option("--all-matches", help="Every matching diplotype, not the top.")] = False,
+    patient: Annotated[
+        str | None, typer.Option("--patient", help="FHIR subject for --format fhir (default Patient/<sample>).")
+    ] = None,
 ) -> None:
     if output_format not in ("json", "table", "fhir"):
         raise PGxValueError(f"unknown --format {output_format!r} (json, table or fhir)", location="--format")
@@ -42,8 +45,8 @@ def call_command(
     else:
         resources: list[dict[str, Any]] = []
         for name, genes in report.samples.items():
-            patient = f"Patient/{name}"
-            observations = [genotype_observation(r, patient) for r in genes.values() if r.diplotypes]
+            subject = patient or f"Patient/{name}"
+            observations = [genotype_observation(r, subject) for r in genes.values() if r.diplotypes]
             resources.extend(observations)
             targets = [f"Observation/{o['id']}" for o in observations]
             resources.append(provenance(targets, sources=[], source_files=[file.name]))
