@@ -18,7 +18,9 @@ from services.pgx import _kb
 from services.pgx._tabix import TabixIndex, read_tbi, region_lines
 from services.pgx._vcf_header import check_file
 from services.pgx._vcf_text import WINDOW, parse_line, scan
-from services.pgx.errors import SampleNotFound, VcfFormatError
+from services.pgx.errors import GenomeBuildError, SampleNotFound, VcfFormatError
+
+MIN_MISMATCHES = 5  # REF disagreements needed before the whole file is refused as another build
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class VcfData:
     calls: dict[str, dict[str, dict[int, SiteCall]]]
     warnings: dict[str, list[str]] = field(default_factory=dict)  # gene -> file-level warnings
     used_index: bool = False
+    ref_checked: int = 0  # records at a definition position whose REF was compared with GRCh38
+    ref_mismatched: int = 0
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,13 @@ def read_vcf(path: Path, *, sample: str | None = None, genes: tuple[str, ...] | 
         records = scan(path, targets.pos_list, compressed=info.kind == "vcf.gz")
     for variant in records:
         _collect(variant, targets, names, wanted, raw, blocks, data)
+    if data.ref_mismatched >= MIN_MISMATCHES and data.ref_mismatched * 2 > data.ref_checked:
+        raise GenomeBuildError(
+            f"REF differs from GRCh38 at {data.ref_mismatched} of {data.ref_checked} PGx positions: "
+            "the file does not look like GRCh38 (GRCh37?)",
+            path=str(path),
+            field="REF",
+        )
     for (name, gene, index), calls in raw.items():
         ref = _kb.definition(gene)["variants"][index]["ref"]
         merged = _merge(calls, ref)
@@ -250,10 +261,13 @@ def _collect(
             indel_def = len(target.ref) != 1 or any(len(a) != 1 for a in target.alts)
             if not indel_def or len(ref) == 1:
                 continue
-        elif not is_block and not (ref.startswith(target.ref) or target.ref.startswith(ref)):
-            warning = f"REF {ref} at {variant.CHROM}:{pos} differs from GRCh38 {target.ref}: genotype discarded"
-            data.warnings.setdefault(target.gene, []).append(warning)
-            continue
+        elif not is_block:
+            data.ref_checked += 1
+            if not (ref.startswith(target.ref) or target.ref.startswith(ref)):
+                data.ref_mismatched += 1
+                warning = f"REF {ref} at {variant.CHROM}:{pos} differs from GRCh38 {target.ref}: genotype discarded"
+                data.warnings.setdefault(target.gene, []).append(warning)
+                continue
         for i in wanted:
             gt = genotypes[i]
             codes, phased = gt[:-1], bool(gt[-1])

@@ -268,3 +268,21 @@ def test_unindexed_scan_is_chunk_size_independent(
     monkeypatch.setattr(vcf_text, "CHUNK", 97)
     for f in files:
         assert call_vcf(f).to_json()["samples"] == reference[f.name], f.name
+
+
+def test_wrong_build_from_ref_bases(tmp_path: Path) -> None:
+    """No build in the header, but REF disagrees with GRCh38 at most PGx positions: refused."""
+    records = [
+        "chr10 94761900 G T 0/0",  # GRCh38: C
+        "chr10 94762706 C G 0/0",  # A
+        "chr10 94775367 T G 0/1",  # A
+        "chr10 94781859 A A 0/1",  # G
+        "chr10 94842866 C G 1/1",  # A
+        "chr10 94775106 C T 0/0",  # C (agrees)
+    ]
+    vcf = write_vcf(tmp_path / "nohdr.vcf", records)
+    with pytest.raises(GenomeBuildError) as err:
+        call_vcf(vcf)
+    assert str(err.value) == (
+        f"{vcf} (REF): REF differs from GRCh38 at 5 of 6 PGx positions: the file does not look like GRCh38 (GRCh37?)"
+    )
