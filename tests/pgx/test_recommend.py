@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 import services.pgx as pgx
 from services.common.twin import GeneResult, GenotypeInput, SourceRef
 from services.pgx import outside_call, profile, recommend, resolve_drug
@@ -179,3 +181,15 @@ def test_fhir_text_for_unphased_dpyd_variant_list(shared_data: Path) -> None:
     result = next(iter(report.samples.values()))["DPYD"]
     obs = genotype_observation(result, "Patient/1")
     assert obs["valueCodeableConcept"]["text"] == "DPYD variants (unphased): c.1627A>G (*5); c.1905+1G>A (*2A)"
+
+
+def test_profile_refuses_an_ambiguous_multi_sample_vcf(tmp_path: Path) -> None:
+    from services.pgx import PGxValueError
+    from tests.pgx.conftest import write_vcf
+
+    vcf = write_vcf(tmp_path / "two.vcf", ["chr10 94781859 G A 0/1 0/0"], samples=("A", "B"))
+    source = SourceRef(resource_type="DocumentReference", id="d1")
+    with pytest.raises(PGxValueError, match="the VCF holds 2 samples: the genotype input must name one"):
+        profile([GenotypeInput(kind="vcf", vcf_path=str(vcf), source=source)])
+    prof = profile([GenotypeInput(kind="vcf", vcf_path=str(vcf), sample="B", source=source)])
+    assert prof["CYP2C19"].source == source
