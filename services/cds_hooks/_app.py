@@ -26,7 +26,7 @@ from . import _metrics as metrics
 from ._actionable import ActionableIndex
 from ._auth import Authenticator
 from ._background import Background
-from ._engines import Engines, load_engines
+from ._engines import Engines, load_engines, memoized
 from ._feedback import FeedbackStore
 from ._pgx import TestingWindow
 from ._routes import ops, router
@@ -182,7 +182,7 @@ def create_app(
         if settings.redis_url is None:
             raise ConfigError("the CDS service needs TWINRX_REDIS_URL (twinrx serve starts an embedded one)")
         redis_client = connect(settings.redis_url)
-    engines = engines or load_engines()
+    engines = memoized(engines or load_engines())
     http = http_client or httpx.Client(limits=httpx.Limits(max_connections=64), follow_redirects=False)
     background = Background()
     runtime = Runtime(

@@ -8,8 +8,10 @@ not importable: the cold path then answers 503).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, cast
 
 from services import pgx, risk
@@ -70,3 +72,68 @@ def load_engines() -> Engines:
         what_if=risk.what_if,
         build_twin=cast("BuildTwinFn | None", _attr("services.ingest", "build_twin")),
     )
+
+
+class _Memo:
+    """A bounded, thread-safe memo (the knowledge base is fixed for the life of the process)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> tuple[bool, Any]:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return True, self._data[key]
+        return False, None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            if len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+def memoized(engines: Engines, size: int = 4096) -> Engines:
+    """``engines`` with ``resolve_drug``, ``genes_for_drug`` and ``recommend`` memoized.
+
+    ``recommend`` is keyed by the resolved drug and the full gene results (calls *and* provenance) of the
+    genes that drug's guidance depends on, so a cached answer is exactly what a fresh call would return.
+    """
+    resolve, genes_of, recommend = engines.resolve_drug, engines.genes_for_drug, engines.recommend
+    if resolve is None or genes_of is None or recommend is None:
+        return engines
+    drugs, genes, answers = _Memo(size), _Memo(size), _Memo(size)
+
+    def resolve_drug(query: str) -> Drug | None:
+        hit, value = drugs.get(query)
+        if not hit:
+            value = resolve(query)
+            drugs.put(query, value)
+        return cast("Drug | None", value)
+
+    def genes_for_drug(drug: Drug) -> list[str]:
+        hit, value = genes.get(drug.name)
+        if not hit:
+            value = genes_of(drug)
+            genes.put(drug.name, value)
+        return list(value)
+
+    def cached_recommend(drug: str, profile: Mapping[str, GeneResult]) -> DrugGuidance:
+        drug_query = drug
+        resolved = resolve_drug(drug_query)
+        if resolved is None:
+            return recommend(drug_query, profile)
+        relevant = tuple(
+            (gene, profile[gene].model_dump_json() if gene in profile else None) for gene in genes_for_drug(resolved)
+        )
+        key = (drug_query, relevant)
+        hit, value = answers.get(key)
+        if not hit:
+            value = recommend(drug_query, profile)
+            answers.put(key, value)
+        return cast("DrugGuidance", value)
+
+    return replace(engines, resolve_drug=resolve_drug, genes_for_drug=genes_for_drug, recommend=cached_recommend)
