@@ -7,20 +7,35 @@ them and maps :class:`~services.common.errors.TwinRxError` to a one-line message
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
 from services.common.errors import TwinRxError
 
+# Each entry: command name -> (module, attribute, is a sub-app, help). Only the module of the
+# command being run is imported, so `twinrx risk ...` does not pay for FastAPI and Celery.
+_COMMANDS: dict[str, tuple[str, str, bool, str]] = {
+    "demo": (
+        "services.demo.cli",
+        "demo",
+        False,
+        "Run the main job end to end on bundled (or --data) patients and print the cards.",
+    ),
+    "serve": ("services.cds_hooks.cli", "serve", False, "Run the CDS Hooks API (uvicorn)."),
+    "worker": ("services.ingest.cli", "worker", False, "Run a Celery ingest worker."),
+    "beat": ("services.ingest.cli", "beat", False, "Run the Celery beat scheduler (incremental sync)."),
+    "pgx": ("services.pgx.cli", "pgx_app", True, "Call star alleles from VCF and look up CPIC recommendations."),
+    "risk": ("services.risk.cli", "risk_app", True, "Clinical risk equations, PhenoAge and polygenic scores."),
+    "ingest": ("services.ingest.cli", "ingest_app", True, "Pull patients from FHIR servers or folders into twins."),
+    "hook": ("services.cds_hooks.cli", "hook_app", True, "Send a signed CDS Hooks request (smoke tests)."),
+    "feedback": ("services.cds_hooks.cli", "feedback_app", True, "Read card feedback stored by the CDS service."),
+}
 
-def _build_app() -> typer.Typer:
-    from services.cds_hooks.cli import feedback_app, hook_app, serve
-    from services.demo.cli import demo
-    from services.ingest.cli import beat, ingest_app, worker
-    from services.pgx.cli import pgx_app
-    from services.risk.cli import risk_app
 
+def _build_app(only: str | None = None) -> typer.Typer:
+    """The Typer app with every command, or only ``only`` (plus stubs listing the rest in --help)."""
     app = typer.Typer(
         name="twinrx",
         help="FHIR-native digital twins: pharmacogenomic and risk decision support over CDS Hooks.",
@@ -28,21 +43,21 @@ def _build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    app.command(help="Run the main job end to end on bundled (or --data) patients and print the cards.")(demo)
-    app.command(help="Run the CDS Hooks API (uvicorn).")(serve)
-    app.command(help="Run a Celery ingest worker.")(worker)
-    app.command(help="Run the Celery beat scheduler (incremental sync).")(beat)
-    app.add_typer(pgx_app, name="pgx", help="Call star alleles from VCF and look up CPIC recommendations.")
-    app.add_typer(risk_app, name="risk", help="Clinical risk equations, PhenoAge and polygenic scores.")
-    app.add_typer(ingest_app, name="ingest", help="Pull patients from FHIR servers or folders into twins.")
-    app.add_typer(hook_app, name="hook", help="Send a signed CDS Hooks request (smoke tests).")
-    app.add_typer(feedback_app, name="feedback", help="Read card feedback stored by the CDS service.")
+    for name, (module_name, attribute, is_group, help_text) in _COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(module_name), attribute)
+        if is_group:
+            app.add_typer(target, name=name, help=help_text)
+        else:
+            app.command(name=name, help=help_text)(target)
     return app
 
 
 def main() -> None:
     """Entry point of the ``twinrx`` console script."""
-    app = _build_app()
+    requested = sys.argv[1] if len(sys.argv) > 1 else None
+    app = _build_app(requested if requested in _COMMANDS else None)
     try:
         app(standalone_mode=False)
     except TwinRxError as exc:
@@ -53,12 +68,13 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and friends carry their own formatting
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors (unknown command, bad option) come from the click that Typer bundles; they know
+        # how to print themselves. Matched by shape because that click is private to Typer.
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         raise
 
 
