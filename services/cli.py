@@ -34,6 +34,10 @@ _COMMANDS: dict[str, tuple[str, str, bool, str]] = {
 }
 
 
+def _root() -> None:
+    """FHIR-native digital twins: pharmacogenomic and risk decision support over CDS Hooks."""
+
+
 def _build_app(only: str | None = None) -> typer.Typer:
     """The Typer app with every command, or only ``only`` (plus stubs listing the rest in --help)."""
     app = typer.Typer(
@@ -43,6 +47,9 @@ def _build_app(only: str | None = None) -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
+    # A callback keeps `twinrx` a group even when a single command is loaded (Typer would otherwise
+    # collapse a one-command app into that command).
+    app.callback()(_root)
     for name, (module_name, attribute, is_group, help_text) in _COMMANDS.items():
         if only is not None and name != only:
             continue
@@ -59,7 +66,7 @@ def main() -> None:
     requested = sys.argv[1] if len(sys.argv) > 1 else None
     app = _build_app(requested if requested in _COMMANDS else None)
     try:
-        app(standalone_mode=False)
+        app(prog_name="twinrx", standalone_mode=False)
     except TwinRxError as exc:
         typer.echo(f"twinrx: error: {exc}", err=True)
         sys.exit(exc.exit_code)
