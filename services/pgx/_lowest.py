@@ -84,6 +84,7 @@ def match_lowest(gene: str, definition: dict[str, Any], calls: dict[int, SiteCal
         strands = [{i: c.alleles[0] for i, c in usable.items()}, {i: c.alleles[-1] for i, c in usable.items()}]
         found = [_found(alleles, [s], reference) for s in strands]
         names = [_strand_name(f) for f in found]
+        _hapb3_warning(definition, strands, found, match)
         match.diplotypes = [order_pair(names[0], names[1])]
         if gene in HETEROZYGOUS_DISPLAY:
             match.diplotypes = [heterozygous_display(d) for d in match.diplotypes]
@@ -102,6 +103,22 @@ def match_lowest(gene: str, definition: dict[str, Any], calls: dict[int, SiteCal
     match.diplotypes = listed
     match.warnings.append("unphased: variants listed; phenotype from the two lowest-function alleles")
     return match, groups
+
+
+HAPB3_INTRONIC = "rs75017182"
+
+
+def _hapb3_warning(
+    definition: dict[str, Any], strands: list[dict[int, str | None]], found: list[list[Allele]], match: Match
+) -> None:
+    """DPYD HapB3 called without its intronic tag SNP (PharmCAT falls back to exonic rs56038477 and warns)."""
+    index = next((i for i, v in enumerate(definition["variants"]) if v["rsid"] == HAPB3_INTRONIC), None)
+    if index is None:
+        return
+    for strand, alleles in zip(strands, found, strict=True):
+        if any("HapB3" in a.name for a in alleles) and strand.get(index) is None:
+            match.warnings.append("HapB3 called from exonic rs56038477: intronic rs75017182 is missing")
+            return
 
 
 def heterozygous_display(diplotype: str) -> str:

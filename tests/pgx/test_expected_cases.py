@@ -109,3 +109,9 @@ def test_derived_phenotypes_and_activity_scores(shared_data: Path) -> None:
         assert (result.phenotype or "", result.activity_score or "") == expected, row["vcf"]
         checked += 1
     assert checked == 65
+
+
+def test_hapb3_from_exonic_snp_warns(shared_data: Path) -> None:
+    vcf = shared_data / "pgx" / "cases" / "vcf" / "DpydTest__hapB3AndIntronicC_missingAlternateStrands1.vcf"
+    result = next(iter(call_vcf(vcf).samples.values()))["DPYD"]
+    assert "HapB3 called from exonic rs56038477: intronic rs75017182 is missing" in result.warnings
