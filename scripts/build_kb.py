@@ -13,6 +13,7 @@ Files written:
 - ``guidelines.json``      CPIC and DPWG recommendations as structured facts (see ``_rules.py``)
 - ``drugs.json``           ingredient name -> RxNorm ingredient RxCUI, guideline ids, genes
 - ``rxnorm_products.json`` sandbox prescribable RxCUI -> ingredient names; brand name -> ingredient
+- ``messages.json``        PharmCAT's ambiguity messages ("*3B/*3C cannot be ruled out without phased data")
 """
 
 from __future__ import annotations
@@ -172,6 +173,29 @@ def build_phenotypes(pgx: Path, out: Path) -> dict[str, str]:
     return versions
 
 
+def build_messages(pgx: Path, out: Path) -> int:
+    """PharmCAT's gene-level ambiguity messages (reporter/messages.json), kept as matching rules."""
+    rules = []
+    for m in _load(pgx / "pharmcat-misc" / "messages.json"):
+        match = m["matches"]
+        if m.get("exception_type") != "ambiguity" or not match.get("gene"):
+            continue
+        rules.append(
+            {
+                "name": m["rule_name"],
+                "gene": match["gene"],
+                "diplotypes": match.get("dips", []),
+                "haplotypes_called": match.get("hapsCalled", []),
+                "variants_missing": match.get("variantsMissing", []),
+                "variants": match.get("variant", []),
+                "drugs": match.get("drugs", []),
+                "message": " ".join(m["message"].split()),
+            }
+        )
+    _write(out / "messages.json", sorted(rules, key=lambda r: (r["gene"], r["name"])))
+    return len(rules)
+
+
 def _plain(text_html: str) -> str:
     text = re.sub(r"<[^>]+>", " ", text_html)
     text = html.unescape(text)
@@ -291,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     guidelines, counts = build_guidelines(pgx, out)
     drugs = build_drugs(guidelines, out)
     n_products = build_products(args.shared / "data" / "rxnorm", set(drugs), out)
+    n_messages = build_messages(pgx, out)
     _write(
         out / "meta.json",
         {
@@ -306,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                 "recommendations": sum(len(g["recommendations"]) for g in guidelines),
                 "drugs": len(drugs),
                 "rxnorm_products": n_products,
+                "ambiguity_messages": n_messages,
                 "actions": counts,
             },
             "rxnorm_ingredient_codes": "curated in scripts/_kb_rules.py from RxNorm (NLM RxNav, TTY=IN)",

@@ -10,6 +10,7 @@ from services.common.twin import GeneResult, SourceRef
 from services.pgx import _kb
 from services.pgx._lowest import heterozygous_display, lowest_phenotype, match_lowest
 from services.pgx._matcher import match_gene
+from services.pgx._messages import ambiguity_messages
 from services.pgx._outside import read_outside_calls
 from services.pgx._phenotype import LOWEST_FUNCTION_GENES, Phenotype, phenotype_of, split_diplotype
 from services.pgx._vcf import SiteCall, read_vcf
@@ -126,6 +127,8 @@ def call_gene(
     )
     if gene == "SLCO1B1" and not match.called and _slco1b1_fallback(calls, result):
         return result, True
+    if match.called and gene not in LOWEST_FUNCTION_GENES:
+        result.warnings.extend(ambiguity_messages(result, calls, definition))
     return result, match.called
 
 

@@ -64,3 +64,9 @@ def drugs() -> dict[str, dict[str, Any]]:
 def products() -> dict[str, dict[str, list[str]]]:
     data: dict[str, dict[str, list[str]]] = _load("rxnorm_products.json")
     return data
+
+
+@cache
+def messages() -> tuple[dict[str, Any], ...]:
+    """PharmCAT's ambiguity message rules (gene, diplotypes, variants, message)."""
+    return tuple(_load("messages.json"))

@@ -115,3 +115,28 @@ def test_hapb3_from_exonic_snp_warns(shared_data: Path) -> None:
     vcf = shared_data / "pgx" / "cases" / "vcf" / "DpydTest__hapB3AndIntronicC_missingAlternateStrands1.vcf"
     result = next(iter(call_vcf(vcf).samples.values()))["DPYD"]
     assert "HapB3 called from exonic rs56038477: intronic rs75017182 is missing" in result.warnings
+
+
+@pytest.mark.parametrize(
+    ("vcf", "gene", "message"),
+    [
+        (
+            "ToxicGenesTest__testTpmtStar1s.vcf",
+            "TPMT",
+            "The assigned genotype is *1/*3A; however, *3B/*3C cannot be ruled out without phased data.",
+        ),
+        (
+            "PipelineTest__testCyp2c19_s1s2rs58973490het.vcf",
+            "CYP2C19",
+            "The assigned genotype is *1/*2; however, *2/*11 cannot be ruled out without phased data.",
+        ),
+    ],
+)
+def test_pharmcat_ambiguity_messages(shared_data: Path, vcf: str, gene: str, message: str) -> None:
+    result = next(iter(call_vcf(shared_data / "pgx" / "cases" / "vcf" / vcf).samples.values()))[gene]
+    assert message in result.warnings
+
+
+def test_no_ambiguity_message_without_its_variant(shared_data: Path) -> None:
+    vcf = shared_data / "pgx" / "cases" / "vcf" / "PipelineTest__testCyp2c19_s1s2.vcf"
+    assert next(iter(call_vcf(vcf).samples.values()))["CYP2C19"].warnings == []
