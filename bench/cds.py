@@ -98,7 +98,8 @@ def _service(redis_url: str, port: int, tmp: Path, log_level: str, workers: int)
         "TWINRX_LOG_LEVEL": log_level,
     }
     cmd = [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = (tmp / "service.log").open("wb")
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -108,11 +109,13 @@ def _service(redis_url: str, port: int, tmp: Path, log_level: str, workers: int)
             except httpx.HTTPError:
                 time.sleep(0.1)
         else:
-            raise SystemExit("service did not become ready")
+            tail = (tmp / "service.log").read_text(errors="replace")[-2000:]
+            raise SystemExit(f"service did not become ready; its log ends:\n{tail}")
         yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+        log.close()
 
 
 def _draft(patient: str) -> dict[str, Any]:
