@@ -111,9 +111,9 @@ def call_gene(
         pheno = lowest_phenotype(gene, groups) if match.called else Phenotype()
     else:
         match = match_gene(gene, definition, calls, all_matches=all_matches)
-        if gene == "CACNA1S" and match.diplotypes:
-            match.diplotypes = [heterozygous_display(d) for d in match.diplotypes]
         pheno = phenotype_of(gene, match.diplotypes) if match.called else Phenotype()
+        if gene == "CACNA1S" and match.diplotypes:  # display form, after the phenotype lookup
+            match.diplotypes = [heterozygous_display(d) for d in match.diplotypes]
     result = GeneResult(
         gene=gene,
         diplotypes=match.diplotypes if match.called else [],

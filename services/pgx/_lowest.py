@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from services.pgx._matcher import Allele, Match, named_alleles, natural_key, order_pair, phase_blocks, prepare
-from services.pgx._phenotype import Phenotype, allele_activity, allele_function, lookup_row, split_diplotype
+from services.pgx._phenotype import (
+    Phenotype,
+    allele_activity,
+    allele_function,
+    known_allele,
+    lookup_row,
+    split_diplotype,
+)
 from services.pgx._vcf import SiteCall
 
 HETEROZYGOUS_DISPLAY = frozenset({"RYR1", "CACNA1S"})
@@ -134,10 +141,23 @@ def enumerate_strand(calls: dict[int, SiteCall], strand: int) -> list[tuple[int,
 
 
 def lowest_phenotype(gene: str, groups: list[list[str]]) -> Phenotype:
-    """Phenotype from the two lowest-function alleles (per strand: its lowest-function component)."""
+    """Phenotype from the two lowest-function alleles (per strand: its lowest-function component).
+
+    An allele the phenotype table does not know can be ignored only when a known allele on the same strand
+    already has the lowest possible function (no activity / MH-associated); otherwise nothing is inferred.
+    """
     if not groups:
         return Phenotype()
-    reps = [_lowest(gene, g) for g in groups if g]
+    reps: list[str] = []
+    for group in (g for g in groups if g):
+        known = [n for n in group if known_allele(gene, n)]
+        unknown = [n for n in group if not known_allele(gene, n)]
+        best = min(known, key=lambda n: _rank(gene, n)) if known else None
+        if unknown and (best is None or _rank(gene, best) > 0.0):
+            return Phenotype(
+                warnings=[f"{gene}: no function known for {', '.join(unknown)}; phenotype not interpreted"]
+            )
+        reps.append(best or "Reference")
     reps += ["Reference"] * max(0, 2 - len(reps))
     reps = sorted(reps, key=lambda n: _rank(gene, n))[:2]
     row = lookup_row(gene, f"{reps[0]}/{reps[1]}")
@@ -154,7 +174,3 @@ def _rank(gene: str, name: str) -> float:
     if "malignant hyperthermia" in function:
         return 0.0
     return 1.0 if name == "Reference" or "normal" in function else 0.5
-
-
-def _lowest(gene: str, names: list[str]) -> str:
-    return min(names, key=lambda n: _rank(gene, n)) if names else "Reference"

@@ -140,3 +140,22 @@ def test_pharmcat_ambiguity_messages(shared_data: Path, vcf: str, gene: str, mes
 def test_no_ambiguity_message_without_its_variant(shared_data: Path) -> None:
     vcf = shared_data / "pgx" / "cases" / "vcf" / "PipelineTest__testCyp2c19_s1s2.vcf"
     assert next(iter(call_vcf(vcf).samples.values()))["CYP2C19"].warnings == []
+
+
+def test_cacna1s_heterozygous_display_keeps_the_phenotype(shared_data: Path) -> None:
+    vcf = shared_data / "pgx" / "cases" / "vcf" / "Cacna1sTest__cacna1sHet_ryr1Ref.vcf"
+    result = next(iter(call_vcf(vcf).samples.values()))["CACNA1S"]
+    assert (result.diplotypes, result.phenotype) == (
+        ["c.520C>T (heterozygous)"],
+        "Malignant Hyperthermia Susceptibility",
+    )
+
+
+def test_ryr1_alleles_unknown_to_the_phenotype_table_are_not_guessed(shared_data: Path) -> None:
+    # The RYR1 phenotype table (2023-12) predates most of the 2025 definitions' alleles.
+    vcf = shared_data / "pgx" / "cases" / "vcf" / "Ryr1Test__cacna1sMissing_ryr1Het4Phased.vcf"
+    result = next(iter(call_vcf(vcf).samples.values()))["RYR1"]
+    assert (result.phenotype, result.lookup_key) == (None, None)
+    assert result.warnings == [
+        "RYR1: no function known for c.97A>G, c.152C>A, c.418G>A, c.14918C>T; phenotype not interpreted"
+    ]
