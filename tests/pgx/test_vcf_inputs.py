@@ -286,3 +286,16 @@ def test_wrong_build_from_ref_bases(tmp_path: Path) -> None:
     assert str(err.value) == (
         f"{vcf} (REF): REF differs from GRCh38 at 5 of 6 PGx positions: the file does not look like GRCh38 (GRCh37?)"
     )
+
+
+def test_csi_indexed_vcf_uses_htslib_regions(shared_data: Path, tmp_path: Path) -> None:
+    if shutil.which("bgzip") is None or shutil.which("bcftools") is None:
+        pytest.skip("bgzip/bcftools not installed")
+    vcf = shared_data / "pgx" / "cases" / "vcf" / "PipelineTest__testUgt1a1s28homMissing.vcf"
+    gz = tmp_path / "c.vcf.gz"
+    with gz.open("wb") as out:
+        subprocess.run(["bgzip", "-c", str(vcf)], stdout=out, check=True)
+    subprocess.run(["bcftools", "index", "-c", str(gz)], check=True, capture_output=True)
+    report = call_vcf(gz)
+    assert report.used_index
+    assert report.to_json()["samples"] == call_vcf(vcf).to_json()["samples"]
