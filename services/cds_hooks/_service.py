@@ -135,8 +135,18 @@ def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse
         risks = data.twin.risk
         if not risks and rt.engines.assess is not None:
             risks = rt.engines.assess(data.twin)
+        unavailable = (
+            frozenset(data.prefetched.unavailable(frozenset(spec.prefetch_keys))) if data.prefetched else frozenset()
+        )
         cards = [
-            summary_card(data.twin, risks=risks, what_if=rt.engines.what_if, index=rt.actionable, origin=data.origin)
+            summary_card(
+                data.twin,
+                risks=risks,
+                what_if=rt.engines.what_if,
+                index=rt.actionable,
+                origin=data.origin,
+                unavailable=unavailable,
+            )
         ]
     else:
         drafts = draft_medications(

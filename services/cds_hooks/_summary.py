@@ -119,8 +119,9 @@ def summary_card(
     what_if: WhatIf | None,
     index: ActionableIndex,
     origin: str,
+    unavailable: frozenset[str] = frozenset(),
 ) -> Card:
-    """The single patient-view card."""
+    """The single patient-view card; ``unavailable`` names prefetch keys that could not be obtained."""
     actionable = actionable_phenotypes(twin.pgx, index)
     pgx = [result for result, _ in actionable]
     ok = [r for r in risks if r.status == "ok" and r.value is not None]
@@ -147,7 +148,11 @@ def summary_card(
     elif twin.pgx:
         lines.append("No actionable phenotype among the genes tested.")
     else:
-        lines.append("No pharmacogenomic results on record.")
+        lines.append(
+            "Pharmacogenomic results could not be retrieved for this call (not prefetched, no FHIR access)."
+            if "genomics" in unavailable
+            else "No pharmacogenomic results on record."
+        )
     lines += ["", "**Risk estimates**", ""]
     if risks:
         lines += ["| Model | Result | Category | Inputs (provenance) |", "|---|---|---|---|"]
@@ -176,6 +181,9 @@ def summary_card(
             "|---|---|---|---|",
             *rows,
         ]
+    missing = sorted(unavailable - {"genomics"})
+    if missing:
+        lines += ["", f"_Not available to this call: {', '.join(missing)}; estimates may be incomplete._"]
     lines += ["", f"_Twin version {twin.version}, updated {twin.updated_at.date().isoformat()} ({origin})._"]
     return Card(
         uuid=str(uuid.uuid4()),

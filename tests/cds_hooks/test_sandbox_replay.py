@@ -100,7 +100,11 @@ def test_captured_patient_view_for_an_unknown_patient_is_built_from_prefetch(
     assert resp.status_code == 200
     (card,) = resp.json()["cards"]
     assert card["summary"].startswith("Twin: 0 actionable PGx phenotypes")
-    assert "No pharmacogenomic results on record." in card["detail"]
+    assert "Pharmacogenomic results could not be retrieved for this call" in card["detail"]
+    assert (
+        "_Not available to this call: conditions, labs, smoking, vitals; estimates may be incomplete._"
+        in card["detail"]
+    )
 
 
 def test_captured_feedback_is_accepted(client: TestClient, sandbox_key: Key, sandbox: Path) -> None:
