@@ -120,6 +120,7 @@ def _for_guideline(drug: Drug, g: dict[str, Any], profile: Mapping[str, GeneResu
         rec = _rec(drug, g, None, status, used)
         rec.action = "see-dosing-algorithm" if status == "actionable" else "none"
         rec.recommendation_text = WARFARIN_ALGORITHM_TEXT
+        rec.lookup = {gene: r.lookup_key for gene, r in results.items() if r is not None and r.lookup_key}
         return [rec]
     if all(s == "missing" for s in states.values()):
         return [_rec(drug, g, None, "genotype-unknown", used)]

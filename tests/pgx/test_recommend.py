@@ -87,6 +87,7 @@ def test_warfarin_points_to_the_dosing_algorithm_and_dpwg() -> None:
     g = recommend("warfarin", _p(CYP2C9="*1/*3", VKORC1="rs9923231 variant (T)/rs9923231 reference (C)"))
     cpic = [r for r in g.recommendations if r.source == "CPIC"]
     assert [(r.action, r.dose_change_percent) for r in cpic] == [("see-dosing-algorithm", None)]
+    assert cpic[0].lookup == {"CYP2C9": "1.0", "VKORC1": "-1639 AG"}
     dpwg = {r.genes[0]: r for r in g.recommendations if r.source == "DPWG"}
     assert (dpwg["CYP2C9"].action, dpwg["CYP2C9"].dose_change_percent) == ("reduce-dose", -35)
     assert dpwg["VKORC1"].action == "standard"
