@@ -17,7 +17,8 @@ from pathlib import Path
 
 import orjson
 
-from services.common.twin import SkippedResource, SourceRef, Twin, fingerprint
+from services.common import codes
+from services.common.twin import SkippedResource, Twin
 
 from . import _engines
 from ._attachments import Fetcher, extract_attachments
@@ -27,10 +28,26 @@ from ._extract import (
     extract_medication,
     extract_observation_values,
     extract_patient,
+    finish_labs,
 )
 from ._genomics import GenomicsState, extract_genomic, is_genomic, resolve
 from ._resource import Resource, check_identity, reference_of, version_of
 from .errors import MalformedResource
+
+# Resource types a twin is built from; others (Encounter, Claim, ...) are counted as read and ignored,
+# and do not enter the fingerprint (a new Claim does not change the twin).
+INPUT_TYPES = frozenset(
+    {
+        "Patient",
+        "Observation",
+        "Condition",
+        "MedicationRequest",
+        "MedicationStatement",
+        "Medication",
+        "DiagnosticReport",
+        "DocumentReference",
+    }
+)
 
 
 @dataclass
@@ -50,18 +67,22 @@ def default_work_dir() -> Path:
     return Path(tempfile.gettempdir()) / "twinrx-vcf"
 
 
-def _identity(resource: Resource) -> SourceRef:
+def _identity(resource: Resource) -> str:
     version = version_of(resource)
     if version is None:
         version = "sha256:" + hashlib.sha256(orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
-    return SourceRef(resource_type=resource["resourceType"], id=resource["id"], version=version)
+    return f"{resource['resourceType']}/{resource['id']}/{version}"
 
 
 def input_fingerprint(resources: Iterable[Resource]) -> str:
-    """Fingerprint of the resources (identity and version) and of the compute engines."""
-    refs = [_identity(r) for r in resources]
-    refs.append(SourceRef(resource_type="twinrx", id="engines", version=_engines.engines_tag()))
-    return fingerprint(refs)
+    """Fingerprint of the input resources (type/id/version) and of the compute engines.
+
+    The same digest as :func:`services.common.twin.fingerprint` over the equivalent SourceRefs, built
+    from strings (no model per resource: this runs for every resource of a population).
+    """
+    keys = [_identity(r) for r in resources]
+    keys.append(f"twinrx/engines/{_engines.engines_tag()}")
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
 
 
 def build_twin(
@@ -77,20 +98,22 @@ def build_twin(
     skipped: list[SkippedResource] = []
     valid: list[Resource] = []
     counts: Counter[str] = Counter()
-    seen: set[str] = set()
+    seen: set[tuple[str, str, str | None]] = set()
     for raw in resources:
         try:
             resource = check_identity(raw)
         except MalformedResource as exc:
             skipped.append(SkippedResource(reference=exc.reference, reason=exc.reason))
             continue
-        key = f"{reference_of(resource)}/{version_of(resource) or ''}"
+        rtype = resource["resourceType"]
+        key = (rtype, resource["id"], version_of(resource))
         if key in seen:
             continue
         seen.add(key)
-        counts[resource["resourceType"]] += 1
-        valid.append(resource)
-    read = len(valid) + len(skipped)
+        counts[rtype] += 1
+        if rtype in INPUT_TYPES:
+            valid.append(resource)
+    read = sum(counts.values()) + len(skipped)
     digest = input_fingerprint(valid)
     if previous is not None and previous.input_fingerprint == digest:
         return BuildResult(
@@ -121,12 +144,37 @@ def build_twin(
     return BuildResult(twin=twin, read=read, used=used, skipped=skipped, counts=dict(counts), changed=True)
 
 
+OBSERVATION_CODES = frozenset(
+    {
+        *codes.LAB_CODES,
+        codes.SMOKING_STATUS,
+        *codes.GENOTYPE_CODES,
+        *codes.HAPLOTYPE_CODES,
+        *codes.LEGACY_GENOMICS_CODES,
+        "therapeutic-implication",
+    }
+)
+
+
+def _may_matter(observation: Resource) -> bool:
+    """Cheap pre-filter: False only for a well-formed Observation none of whose codes ingest reads."""
+    if observation.get("component"):
+        return True
+    concept = observation.get("code")
+    if not isinstance(concept, dict):
+        return True
+    coding = concept.get("coding")
+    if not isinstance(coding, list):
+        return True
+    return any(not isinstance(item, dict) or item.get("code") in OBSERVATION_CODES for item in coding)
+
+
 def _extract_all(
     patient_id: str, resources: list[Resource], work_dir: Path, fetch: Fetcher | None, skipped: list[SkippedResource]
 ) -> tuple[Inputs, GenomicsState]:
     inputs = Inputs()
     genomics = GenomicsState()
-    index = {reference_of(r): r for r in resources}
+    index = {reference_of(r): r for r in resources if r["resourceType"] == "Medication"}
     for resource in resources:
         rtype = resource["resourceType"]
         try:
@@ -134,6 +182,8 @@ def _extract_all(
                 if resource["id"] == patient_id:
                     extract_patient(resource, inputs)
             elif rtype == "Observation":
+                if not _may_matter(resource):
+                    continue
                 if is_genomic(resource):
                     extract_genomic(resource, genomics)
                 else:
@@ -153,6 +203,7 @@ def _extract_all(
             skipped.append(
                 SkippedResource(reference=reference_of(resource), reason=f"unreadable ({exc.__class__.__name__})")
             )
+    finish_labs(inputs)
     late: list[tuple[str, str]] = []
     inputs.genotype_inputs = resolve(genomics, late)
     skipped.extend(SkippedResource(reference=ref, reason=reason) for ref, reason in late)

@@ -8,6 +8,7 @@ the twin is still saved.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -39,6 +40,7 @@ def assess_function() -> Assess | None:
     return cast("Assess | None", _load("services.risk", "assess"))
 
 
+@functools.lru_cache(maxsize=1)
 def engines_tag() -> str:
     """Which engines (and versions, when they publish one) compute twins here; part of the fingerprint."""
     parts = []

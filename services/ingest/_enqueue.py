@@ -49,7 +49,7 @@ def enqueue_directory(
     spool = rt.spool_dir / run_id
     per_chunk = patients_per_chunk or rt.settings.ingest_chunk_patients
     result = spool_directory(folder, spool, patients_per_chunk=per_chunk)
-    rt.runs.start(run_id, len(result.patients), skipped=result.skipped)
+    rt.runs.start(run_id, len(result.patients), skipped=result.skipped, ignored=result.ignored)
     for chunk in result.chunks:
         app.send_task(SYNC_CHUNK, kwargs={"server": key, "source": {"kind": "bulk", "path": str(chunk), "run": run_id}})
     return EnqueuedRun(run_id, key, len(result.patients), len(result.chunks), spool, result.skipped)

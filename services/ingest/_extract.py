@@ -48,6 +48,7 @@ class Inputs:
     demographics: Demographics = field(default_factory=Demographics)
     labs: dict[str, LabValue] = field(default_factory=dict)
     lab_times: dict[str, datetime | None] = field(default_factory=dict)
+    pending_labs: dict[str, tuple[str, tuple[float, str], Resource, datetime | None]] = field(default_factory=dict)
     conditions: list[ConditionFact] = field(default_factory=list)
     medications: list[MedicationFact] = field(default_factory=list)
     smoking: Smoking | None = None
@@ -92,7 +93,7 @@ def extract_patient(resource: Resource, inputs: Inputs) -> None:
 
 def extract_observation_values(resource: Resource, inputs: Inputs) -> None:
     """Coded labs and vitals (value or components) and smoking status."""
-    where = reference_of(resource)
+    where = resource  # the reference is built only if an error needs it
     if resource.get("status") in _UNUSABLE_OBSERVATION:
         return
     when = effective_time(resource)
@@ -108,10 +109,10 @@ def extract_observation_values(resource: Resource, inputs: Inputs) -> None:
             break
     components = resource.get("component", [])
     if not isinstance(components, list):
-        raise MalformedResource(where, "component is not a list")
+        raise MalformedResource(reference_of(resource), "component is not a list")
     for index, component in enumerate(components):
         if not isinstance(component, dict):
-            raise MalformedResource(where, f"component[{index}] is not an object")
+            raise MalformedResource(reference_of(resource), f"component[{index}] is not an object")
         for system, code, _ in codings(component.get("code"), where=where, element=f"component[{index}].code"):
             if system in (codes.LOINC, "") and code in codes.LAB_CODES:
                 element = f"component[{index}].valueQuantity"
@@ -124,13 +125,20 @@ def extract_observation_values(resource: Resource, inputs: Inputs) -> None:
 def _keep_lab(
     inputs: Inputs, name: str, code: str, value: tuple[float, str], resource: Resource, when: datetime | None
 ) -> None:
-    if name in inputs.labs and not _later(when, inputs.lab_times[name]):
+    if name in inputs.pending_labs and not _later(when, inputs.lab_times[name]):
         return
-    inputs.labs[name] = LabValue(
-        name=name, code=code, value=value[0], unit=value[1], source=source_ref(resource, when=when)
-    )
+    inputs.pending_labs[name] = (code, value, resource, when)  # models are built once, in finish_labs
     inputs.lab_times[name] = when
-    inputs.used.add(reference_of(resource))
+
+
+def finish_labs(inputs: Inputs) -> None:
+    """Turn the latest value of each lab into a LabValue."""
+    for name, (code, value, resource, when) in inputs.pending_labs.items():
+        inputs.labs[name] = LabValue(
+            name=name, code=code, value=value[0], unit=value[1], source=source_ref(resource, when=when)
+        )
+        inputs.used.add(reference_of(resource))
+    inputs.pending_labs.clear()
 
 
 def _smoking(resource: Resource, inputs: Inputs, when: datetime | None) -> None:

@@ -75,8 +75,7 @@ class GenomicsState:
 
 def is_genomic(resource: Resource) -> bool:
     """True if an Observation is a genotype, haplotype, therapeutic implication or retired PGx panel."""
-    where = reference_of(resource)
-    for system, code, _ in codings(resource.get("code"), where=where, element="code"):
+    for system, code, _ in codings(resource.get("code"), where=resource, element="code"):
         if code in codes.GENOTYPE_CODES or code in codes.HAPLOTYPE_CODES or code in codes.LEGACY_GENOMICS_CODES:
             return True
         if system == TBD_CODES and code == THERAPEUTIC_IMPLICATION:

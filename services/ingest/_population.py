@@ -46,7 +46,7 @@ def export_population(
         patients_per_chunk=rt.settings.ingest_chunk_patients,
     )
     skipped = spooled.skipped + [SkippedResource(reference="export", reason=m) for m in errors]
-    rt.runs.start(run_id, len(spooled.patients), skipped=skipped)
+    rt.runs.start(run_id, len(spooled.patients), skipped=skipped, ignored=spooled.ignored)
     for chunk in spooled.chunks:
         app.send_task(SYNC_CHUNK, kwargs={"server": key, "source": {"kind": "bulk", "path": str(chunk), "run": run_id}})
     set_watermark(rt.redis, key, manifest.transaction_time, kind="export")

@@ -15,6 +15,12 @@ from services.common.twin import SourceRef
 from .errors import MalformedResource
 
 Resource = dict[str, Any]
+# Where an error is: a reference string, or the resource itself (its reference is built only on error).
+Where = str | dict[str, Any]
+
+
+def _where(where: Where) -> str:
+    return where if isinstance(where, str) else reference_of(where)
 
 
 def reference_of(resource: Resource) -> str:
@@ -57,12 +63,12 @@ def last_updated(resource: Resource) -> str | None:
     return None
 
 
-def parse_datetime(value: object, *, where: str, element: str) -> datetime | None:
+def parse_datetime(value: object, *, where: Where, element: str) -> datetime | None:
     """A FHIR date/dateTime/instant as an aware datetime (partial dates fill with the first day, UTC)."""
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise MalformedResource(where, f"{element} is not a date")
+        raise MalformedResource(_where(where), f"{element} is not a date")
     text = value.replace("Z", "+00:00")
     try:
         if len(text) == 4:
@@ -74,13 +80,13 @@ def parse_datetime(value: object, *, where: str, element: str) -> datetime | Non
             return datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
         parsed_dt = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise MalformedResource(where, f"{element} is not a valid date") from exc
+        raise MalformedResource(_where(where), f"{element} is not a valid date") from exc
     return parsed_dt if parsed_dt.tzinfo else parsed_dt.replace(tzinfo=UTC)
 
 
 def effective_time(resource: Resource) -> datetime | None:
     """When a clinical value holds: effective[x], issued, recordedDate or authoredOn."""
-    where = reference_of(resource)
+    where: Where = resource
     for element in ("effectiveDateTime", "effectiveInstant", "issued", "recordedDate", "authoredOn", "date"):
         if element in resource:
             return parse_datetime(resource[element], where=where, element=element)
@@ -95,18 +101,18 @@ def source_ref(resource: Resource, *, when: datetime | None = None) -> SourceRef
     return SourceRef(resource_type=resource["resourceType"], id=resource["id"], version=version_of(resource), date=when)
 
 
-def codings(concept: object, *, where: str, element: str) -> Iterator[tuple[str, str, str | None]]:
+def codings(concept: object, *, where: Where, element: str) -> Iterator[tuple[str, str, str | None]]:
     """``(system, code, display)`` of each coding in a CodeableConcept (codings without a code are ignored)."""
     if concept is None:
         return
     if not isinstance(concept, dict):
-        raise MalformedResource(where, f"{element} is not a CodeableConcept")
+        raise MalformedResource(_where(where), f"{element} is not a CodeableConcept")
     raw = concept.get("coding", [])
     if not isinstance(raw, list):
-        raise MalformedResource(where, f"{element}.coding is not a list")
+        raise MalformedResource(_where(where), f"{element}.coding is not a list")
     for coding in raw:
         if not isinstance(coding, dict):
-            raise MalformedResource(where, f"{element}.coding has a non-object entry")
+            raise MalformedResource(_where(where), f"{element}.coding has a non-object entry")
         code = coding.get("code")
         if isinstance(code, str) and code:
             system = coding.get("system")
@@ -131,7 +137,7 @@ def concept_text(concept: object) -> str | None:
     return None
 
 
-def has_code(concept: object, codes: frozenset[str] | set[str], *, where: str, element: str = "code") -> bool:
+def has_code(concept: object, codes: frozenset[str] | set[str], *, where: Where, element: str = "code") -> bool:
     """True if any coding's code is in ``codes``."""
     return any(code in codes for _, code, _ in codings(concept, where=where, element=element))
 
@@ -146,20 +152,20 @@ def status_code(concept: object) -> str | None:
     return None
 
 
-def quantity(value: object, *, where: str, element: str) -> tuple[float, str] | None:
+def quantity(value: object, *, where: Where, element: str) -> tuple[float, str] | None:
     """``(value, unit)`` of a Quantity; the UCUM ``code`` is preferred over the display ``unit``."""
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise MalformedResource(where, f"{element} is not a Quantity")
+        raise MalformedResource(_where(where), f"{element} is not a Quantity")
     number = value.get("value")
     if number is None:
         return None
     if isinstance(number, bool) or not isinstance(number, int | float):
-        raise MalformedResource(where, f"{element}.value is not a number")
+        raise MalformedResource(_where(where), f"{element}.value is not a number")
     unit = value.get("code") or value.get("unit") or ""
     if not isinstance(unit, str):
-        raise MalformedResource(where, f"{element}.unit is not a string")
+        raise MalformedResource(_where(where), f"{element}.unit is not a string")
     return float(number), unit
 
 

@@ -58,11 +58,16 @@ class RunLog:
     def __init__(self, client: redis.Redis[bytes]) -> None:
         self._redis = client
 
-    def start(self, run_id: str, expected: int, *, skipped: Sequence[SkippedResource] = ()) -> None:
-        """Declare a run, how many patients it covers and the records its scan could not use."""
+    def start(self, run_id: str, expected: int, *, skipped: Sequence[SkippedResource] = (), ignored: int = 0) -> None:
+        """Declare a run: its patients, the records its scan could not use, and those not needed for twins."""
         meta = f"{_PREFIX}{run_id}:meta"
         reasons = Counter(s.reason for s in skipped)
-        self._redis.hset(meta, mapping={"expected": expected, "scan_skipped": orjson.dumps(dict(reasons))})
+        mapping: dict[str | bytes, bytes | int] = {
+            "expected": expected,
+            "scan_skipped": orjson.dumps(dict(reasons)),
+            "ignored": ignored,
+        }
+        self._redis.hset(meta, mapping=mapping)
         self._redis.expire(meta, _TTL_SECONDS)
 
     def add_expected(self, run_id: str, count: int) -> None:
@@ -73,10 +78,18 @@ class RunLog:
 
     def record(self, run_id: str, patient_id: str, outcome: dict[str, object]) -> None:
         """Store one patient's outcome (idempotent)."""
+        self.record_many(run_id, {patient_id: outcome})
+
+    def record_many(self, run_id: str, outcomes: dict[str, dict[str, object]]) -> None:
+        """Store several patients' outcomes in one round trip (idempotent)."""
+        if not outcomes:
+            return
         key = f"{_PREFIX}{run_id}"
         try:
-            self._redis.hset(key, patient_id, orjson.dumps(outcome))
-            self._redis.expire(key, _TTL_SECONDS)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hset(key, mapping={p: orjson.dumps(o) for p, o in outcomes.items()})
+            pipe.expire(key, _TTL_SECONDS)
+            pipe.execute()
         except redis.RedisError as exc:
             raise TransientUpstreamError(f"run log unavailable: {exc.__class__.__name__}") from exc
 
@@ -90,7 +103,8 @@ class RunLog:
         # Records the scan could not parse were read too; they count as read and skipped.
         scan_reasons: dict[str, int] = orjson.loads(meta.get(b"scan_skipped", b"{}"))
         reasons.update(scan_reasons)
-        summary.skipped = summary.read = sum(scan_reasons.values())
+        summary.skipped = sum(scan_reasons.values())
+        summary.read = summary.skipped + int(meta.get(b"ignored", b"0"))
         for _, raw in self._redis.hscan_iter(f"{_PREFIX}{run_id}", count=1000):
             outcome = orjson.loads(raw)
             summary.done += 1

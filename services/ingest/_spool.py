@@ -10,6 +10,7 @@ search; anything else is parsed with orjson.
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -21,11 +22,21 @@ import orjson
 
 from services.common.twin import SkippedResource
 
+from ._build import INPUT_TYPES, OBSERVATION_CODES
 from ._local import attach_shared, iter_file, source_files
 from ._refs import patient_target, split_reference
 from ._resource import Resource
 
 _FAST_KEYS = (b'"subject":{"reference":"', b'"patient":{"reference":"')
+_TYPE_PREFIX = b'{"resourceType":"'
+
+
+def fast_type(line: bytes) -> str | None:
+    """The resourceType of a compact NDJSON line that starts with it (as Bulk exports write), else None."""
+    if not line.startswith(_TYPE_PREFIX):
+        return None
+    end = line.find(b'"', len(_TYPE_PREFIX))
+    return line[len(_TYPE_PREFIX) : end].decode() if end > 0 else None
 
 
 @dataclass
@@ -35,7 +46,37 @@ class SpoolResult:
     chunks: list[Path] = field(default_factory=list)
     patients: set[str] = field(default_factory=set)
     read: int = 0
+    ignored: int = 0
     skipped: list[SkippedResource] = field(default_factory=list)
+
+
+_CODE_KEY = b'"code":{"coding":['
+_CODE_VALUE = re.compile(rb'"code":"([^"]*)"')
+
+
+def observation_may_matter(line: bytes) -> bool:
+    """False only for a compact Observation line whose one ``code`` lists no code ingest reads.
+
+    Lines with components, or whose ``code`` cannot be found by this byte search, are kept (parsed).
+    """
+    if b'"component"' in line:
+        return True
+    start = line.find(_CODE_KEY)
+    if start < 0:
+        return True
+    start += len(_CODE_KEY)
+    end = line.find(b"]", start)
+    if end < 0:
+        return True
+    first = line.find(b'"code":"', start, end)
+    if first < 0:
+        return True
+    first += 8
+    stop = line.find(b'"', first, end)
+    if stop < 0 or line.find(b'"code":"', stop, end) >= 0:  # several codings: check them all
+        found = _CODE_VALUE.findall(line, start, end)
+        return not found or any(code.decode() in OBSERVATION_CODES for code in found)
+    return line[first:stop].decode() in OBSERVATION_CODES
 
 
 def fast_patient(line: bytes) -> str | None:
@@ -101,6 +142,9 @@ def spool_files(files: list[Path], out_dir: Path, *, patients_per_chunk: int) ->
                     continue
                 resource, patient_id = item
                 result.read += 1
+                if resource["resourceType"] not in INPUT_TYPES:
+                    result.ignored += 1
+                    continue
                 if patient_id is not None:
                     result.patients.add(patient_id)
                 writer.write(patient_id, orjson.dumps(resource))
@@ -116,6 +160,13 @@ def _spool_ndjson(file: Path, writer: _Writer, result: SpoolResult) -> None:
 def _spool_lines(name: str, lines: Iterable[bytes], writer: _Writer, result: SpoolResult) -> None:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
+            continue
+        rtype = fast_type(line)
+        if (rtype is not None and rtype not in INPUT_TYPES) or (
+            rtype == "Observation" and not observation_may_matter(line)
+        ):
+            result.read += 1  # read, and not needed for a twin: never parsed, never spooled
+            result.ignored += 1
             continue
         patient_id = fast_patient(line)
         if patient_id is None:

@@ -20,11 +20,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from celery import Task
+from celery.signals import worker_init
 
 from services.common.celery_app import create_celery
 from services.common.settings import get_settings
 
-from . import _jobs
+from . import _engines, _jobs
 from ._runtime import runtime
 from .names import EXPORT_POPULATION, INCREMENTAL_SYNC, SYNC_CHUNK, SYNC_PATIENT, WRITE_BACK
 
@@ -53,6 +54,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _task(name: str) -> Callable[[F], F]:
     """``app.task`` with the common options, typed for mypy (Celery ships no annotations)."""
     return cast("Callable[[F], F]", app.task(name=name, bind=True, max_retries=_settings.task_max_retries))
+
+
+def _warm(**_: Any) -> None:
+    """Import the compute engines (pgx, risk) in the worker's main process, before the pool forks."""
+    _engines.engines_tag()
+
+
+worker_init.connect(_warm, weak=False)
 
 
 def backoff(retries: int, *, cap: float = 300.0) -> float:

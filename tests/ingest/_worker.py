@@ -21,6 +21,7 @@ class Worker:
 
     def __init__(self, env: dict[str, str], log: Path, concurrency: int = 1) -> None:
         self.log = log
+        self._offset = log.stat().st_size if log.exists() else 0  # only this run's lines count
         handle = log.open("ab")
         self.proc = subprocess.Popen(
             [str(TWINRX), "worker", f"--concurrency={concurrency}", "--loglevel=INFO"],
@@ -38,11 +39,16 @@ class Worker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log.read_text(errors='replace')[-3000:]}")
-            if " ready." in self.log.read_text(errors="replace"):
+                raise RuntimeError(f"worker exited early:\n{self._text()[-3000:]}")
+            if " ready." in self._text():
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"worker not ready:\n{self.log.read_text(errors='replace')[-3000:]}")
+        raise RuntimeError(f"worker not ready:\n{self._text()[-3000:]}")
+
+    def _text(self) -> str:
+        with self.log.open("rb") as handle:
+            handle.seek(self._offset)
+            return handle.read().decode(errors="replace")
 
     def children(self) -> list[int]:
         """Pids of the pool processes."""

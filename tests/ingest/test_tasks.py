@@ -30,7 +30,7 @@ def test_directory_ingest_with_a_real_worker(
         summary = rt.runs.wait(run.run_id, timeout=120)
         assert summary.complete, summary
         assert summary.statuses == {"created": 20}
-        assert summary.read == 1683  # 1931 minus the 248 shared Organizations/Practitioners
+        assert summary.read == 1931  # every resource of the folder, including those a twin does not use
         assert summary.skipped == 0
 
         store = TwinStore(rt.redis)
