@@ -97,12 +97,12 @@ def test_serve_and_hook_send_over_real_http(
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=(tmp_path / "serve.log").open("wb"),
     )
     try:
         deadline = time.monotonic() + 90  # a start-up deadline, not a performance assertion
         while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "serve exited"
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=0.5).status_code == 200:
                     break
