@@ -1,20 +1,20 @@
 """The library functions the hook service calls (pgx, risk, ingest), gathered behind one seam.
 
 The service always uses the real functions; tests may pass an :class:`Engines` of their own to
-``create_app`` only to inject faults. ``build_twin`` is looked up at start (``None`` while ingest is
-not importable: the cold path then answers 503).
+``create_app`` only to inject faults (a ``None`` function degrades: no PGx cards, no risk section,
+or 503 on the cold path).
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol, cast
 
-from services import pgx, risk
+from services import ingest, pgx, risk
 from services.common.twin import GeneResult, RiskResult, Twin
 from services.pgx.models import Drug, DrugGuidance
 
@@ -33,9 +33,9 @@ class BuildTwinFn(Protocol):
         self,
         server: str,
         patient_id: str,
-        resources: Sequence[Mapping[str, Any]],
+        resources: Iterable[dict[str, object]],
         *,
-        work_dir: Any = None,
+        work_dir: Path | None = None,
         previous: Twin | None = None,
     ) -> BuildResultLike: ...
 
@@ -53,14 +53,6 @@ class Engines:
     build_twin: BuildTwinFn | None
 
 
-def _attr(module: str, name: str) -> Any:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(mod, name, None)
-
-
 def load_engines() -> Engines:
     """The real pgx, risk and ingest functions."""
     return Engines(
@@ -70,7 +62,7 @@ def load_engines() -> Engines:
         genes_for_drug=pgx.genes_for_drug,
         assess=risk.assess,
         what_if=risk.what_if,
-        build_twin=cast("BuildTwinFn | None", _attr("services.ingest", "build_twin")),
+        build_twin=ingest.build_twin,
     )
 
 
