@@ -9,6 +9,7 @@ from typing import Any, Final
 import httpx
 import structlog
 
+from services.common.errors import TwinRxError
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.store import TwinStore
@@ -134,7 +135,10 @@ def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse
         data = _twin()
         risks = data.twin.risk
         if not risks and rt.engines.assess is not None:
-            risks = rt.engines.assess(data.twin)
+            try:
+                risks = rt.engines.assess(data.twin)
+            except TwinRxError as exc:  # the summary still shows the PGx part
+                log.warning("risk_assess_failed", error=exc.__class__.__name__)
         unavailable = (
             frozenset(data.prefetched.unavailable(frozenset(spec.prefetch_keys))) if data.prefetched else frozenset()
         )

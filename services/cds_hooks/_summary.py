@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Final
 
-from services.common.errors import TwinRxError
 from services.common.logging import get_logger
 from services.common.twin import GeneResult, RiskResult, Twin
 from services.risk import ScenarioDelta
@@ -89,7 +88,7 @@ def what_if_rows(twin: Twin, what_if: WhatIf | None, limit: int = 5) -> list[str
         best: tuple[float, str] | None = None
         try:
             deltas = what_if(twin, change)
-        except TwinRxError as exc:  # a scenario the engine cannot apply is skipped, not fatal
+        except Exception as exc:  # an optional section: a scenario the engine cannot apply is skipped, not fatal
             log.info("what_if_skipped", change=next(iter(change)), error=exc.__class__.__name__)
             continue
         what = ", ".join(f"{k} → {'yes' if v is True else v}" for k, v in change.items())
