@@ -15,11 +15,15 @@ from typing import Any
 
 from services.common.twin import SkippedResource
 
+from ._local import source_files
 from ._runs import RunLog, RunSummary, new_run_id
 from ._runtime import Runtime
+from ._split import enqueue_split
 from ._spool import spool_directory
 from ._sync import normalise_server
 from .names import SYNC_CHUNK, SYNC_PATIENT
+
+PARALLEL_SPLIT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -28,7 +32,7 @@ class EnqueuedRun:
 
     run_id: str
     server: str
-    patients: int
+    patients: int  # 0 until the workers have split a parallel-split run
     tasks: int
     spool_dir: Path | None = None
     skipped: list[SkippedResource] = field(default_factory=list)
@@ -40,14 +44,31 @@ def local_server(path: Path | str) -> str:
 
 
 def enqueue_directory(
-    app: Any, rt: Runtime, path: Path | str, *, server: str | None = None, patients_per_chunk: int | None = None
+    app: Any,
+    rt: Runtime,
+    path: Path | str,
+    *,
+    server: str | None = None,
+    patients_per_chunk: int | None = None,
+    parallel_split: bool | None = None,
+    split_part_bytes: int | None = None,
 ) -> EnqueuedRun:
-    """Spool ``path`` into chunks and send one sync_chunk task per chunk; returns the run."""
+    """Send a local folder to the workers as chunks of patients; returns the run.
+
+    Small folders are split here and one sync_chunk task goes per chunk. Large ones (``parallel_split``,
+    by default from 64 MB of files) are split by the workers themselves (``split_part`` tasks), so the
+    serial step is spread too; the run's patient count is then known once the split is done.
+    """
     folder = Path(path)
     key = normalise_server(server or local_server(folder))
     run_id = new_run_id()
     spool = rt.spool_dir / run_id
     per_chunk = patients_per_chunk or rt.settings.ingest_chunk_patients
+    if parallel_split is None:
+        parallel_split = sum(f.stat().st_size for f in source_files(folder)) >= PARALLEL_SPLIT_BYTES
+    if parallel_split:
+        parts = enqueue_split(app, rt, folder, key, run_id, per_chunk, part_bytes=split_part_bytes)
+        return EnqueuedRun(run_id, key, 0, parts, spool)
     result = spool_directory(folder, spool, patients_per_chunk=per_chunk)
     rt.runs.start(run_id, len(result.patients), skipped=result.skipped, ignored=result.ignored)
     for chunk in result.chunks:

@@ -111,7 +111,8 @@ def paused_gc() -> Iterator[None]:
 
 def _sync_chunk(rt: Runtime, server: str, checked: dict[str, Any]) -> dict[str, object]:
     run_id = checked.get("run")
-    patients, bad_lines = read_chunk(Path(checked["path"]))
+    files = [Path(p) for p in checked["paths"]] if "paths" in checked else [Path(checked["path"])]
+    patients, bad_lines = read_chunk(files)
     counts: dict[str, int] = {}
     outcomes: dict[str, dict[str, object]] = {}
     for patient_id, outcome in sync_patients(rt.store, rt.redis, server, patients, work_dir=rt.vcf_dir).items():
@@ -128,8 +129,15 @@ def _sync_chunk(rt: Runtime, server: str, checked: dict[str, Any]) -> dict[str, 
         rt.runs.record_many(run_id, outcomes)
     if bad_lines:
         counts["bad_lines"] = len(bad_lines)
-    log.info("chunk_done", chunk=Path(checked["path"]).name, **counts)
+    log.info("chunk_done", chunk=files[0].name, **counts)
     return {"patients": len(patients), **counts}
+
+
+def split_part_job(rt: Runtime, app: Any, server: str, source: dict[str, Any]) -> dict[str, object]:
+    """Split one part of a large local folder into chunks (the last part fans the chunks out)."""
+    from ._split import split_part_job as run
+
+    return run(rt, app, normalise_server(server), source)
 
 
 def export_population_job(

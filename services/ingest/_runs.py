@@ -40,11 +40,12 @@ class RunSummary:
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
     failed: int = 0
+    split_pending: bool = False
 
     @property
     def complete(self) -> bool:
-        """All expected patients have an outcome."""
-        return self.done >= self.expected
+        """All expected patients have an outcome (and, for a split run, every part has been split)."""
+        return not self.split_pending and self.done >= self.expected
 
     @property
     def updated(self) -> int:
@@ -69,6 +70,34 @@ class RunLog:
         }
         self._redis.hset(meta, mapping=mapping)
         self._redis.expire(meta, _TTL_SECONDS)
+
+    def start_split(self, run_id: str, parts: int) -> None:
+        """Declare a run whose patients are found by ``parts`` split tasks (complete only after the fan-out)."""
+        meta = f"{_PREFIX}{run_id}:meta"
+        self._redis.hset(meta, mapping={"expected": 0, "parts": parts, "fanned_out": 0})
+        self._redis.expire(meta, _TTL_SECONDS)
+
+    def part_done(
+        self, run_id: str, part: int, patients: Sequence[str], *, skipped: Sequence[SkippedResource], ignored: int
+    ) -> bool:
+        """Record a finished split part (idempotent); True for the one call that completes the last part."""
+        base = f"{_PREFIX}{run_id}"
+        reasons = dict(Counter(s.reason for s in skipped))
+        pipe = self._redis.pipeline(transaction=True)
+        if patients:
+            pipe.sadd(f"{base}:patients", *patients)
+        pipe.hset(f"{base}:parts", str(part), orjson.dumps({"skipped": reasons, "ignored": ignored}))
+        pipe.hlen(f"{base}:parts")
+        pipe.hget(f"{base}:meta", "parts")
+        for key in (f"{base}:patients", f"{base}:parts"):
+            pipe.expire(key, _TTL_SECONDS)
+        replies = pipe.execute()
+        done, total = int(replies[-4]), int(replies[-3] or 0)
+        if done < total or not self._redis.set(f"{base}:fanout", "1", nx=True, ex=_TTL_SECONDS):
+            return False
+        expected = int(self._redis.scard(f"{base}:patients"))
+        self._redis.hset(f"{base}:meta", mapping={"expected": expected, "fanned_out": 1})
+        return True
 
     def add_expected(self, run_id: str, count: int) -> None:
         """Grow a run (export fan-out learns its size as it goes)."""
@@ -103,8 +132,14 @@ class RunLog:
         # Records the scan could not parse were read too; they count as read and skipped.
         scan_reasons: dict[str, int] = orjson.loads(meta.get(b"scan_skipped", b"{}"))
         reasons.update(scan_reasons)
-        summary.skipped = sum(scan_reasons.values())
-        summary.read = summary.skipped + int(meta.get(b"ignored", b"0"))
+        ignored = int(meta.get(b"ignored", b"0"))
+        for raw_part in self._redis.hvals(f"{_PREFIX}{run_id}:parts"):
+            part = orjson.loads(raw_part)
+            reasons.update(part["skipped"])
+            ignored += int(part["ignored"])
+        summary.skipped = sum(reasons.values())
+        summary.read = summary.skipped + ignored
+        summary.split_pending = meta.get(b"fanned_out", b"1") != b"1"
         for _, raw in self._redis.hscan_iter(f"{_PREFIX}{run_id}", count=1000):
             outcome = orjson.loads(raw)
             summary.done += 1

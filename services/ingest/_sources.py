@@ -5,6 +5,7 @@ Kinds::
     {"kind": "dir",  "path": "/data/fhir"}                 local Bundles / resources / NDJSON (cached scan)
     {"kind": "rest", "base_url": "https://ehr/fhir"}       FHIR REST searches for one patient
     {"kind": "bulk", "path": "/spool/chunk-0007.ndjson"}   a spooled chunk of a Bulk export (or a local NDJSON split)
+    {"kind": "bulk", "paths": [...]}                       the same chunk written by several split parts
 
 Any kind may carry ``"run": "<id>"`` so the task records its outcome in that ingest run.
 """
@@ -37,6 +38,8 @@ def validate_source(source: object) -> dict[str, Any]:
     """``source`` as a dict of a known kind with its required field; raises SourceError otherwise."""
     if not isinstance(source, dict) or source.get("kind") not in KINDS:
         raise SourceError(f"source must be a dict with kind one of {', '.join(KINDS)}")
+    if source["kind"] == "bulk" and isinstance(source.get("paths"), list) and source["paths"]:
+        return source  # a chunk split by several workers: one file per split part
     needed = "base_url" if source["kind"] == "rest" else "path"
     if not isinstance(source.get(needed), str) or not source[needed]:
         raise SourceError(f"{source['kind']} source needs '{needed}'")

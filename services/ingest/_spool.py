@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +110,7 @@ def estimate_patients(files: Iterable[Path]) -> int:
     return max(total, 1)
 
 
-class _Writer:
+class ChunkWriter:
     def __init__(self, out_dir: Path, partitions: int, stack: ExitStack) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.paths = [out_dir / f"chunk-{i:05d}.ndjson" for i in range(partitions)]
@@ -131,33 +131,38 @@ def spool_files(files: list[Path], out_dir: Path, *, patients_per_chunk: int) ->
     partitions = max(1, math.ceil(estimate_patients(files) / patients_per_chunk))
     result = SpoolResult()
     with ExitStack() as stack:
-        writer = _Writer(out_dir, partitions, stack)
+        writer = ChunkWriter(out_dir, partitions, stack)
         for file in files:
             if file.suffix == ".ndjson":
                 _spool_ndjson(file, writer, result)
-                continue
-            for item in iter_file(file):
-                if isinstance(item, SkippedResource):
-                    result.skipped.append(item)
-                    continue
-                resource, patient_id = item
-                result.read += 1
-                if resource["resourceType"] not in INPUT_TYPES:
-                    result.ignored += 1
-                    continue
-                if patient_id is not None:
-                    result.patients.add(patient_id)
-                writer.write(patient_id, orjson.dumps(resource))
+            else:
+                spool_json(file, writer, result)
     result.chunks = [p for p in writer.paths if p.stat().st_size > 0]
     return result
 
 
-def _spool_ndjson(file: Path, writer: _Writer, result: SpoolResult) -> None:
+def spool_json(file: Path, writer: ChunkWriter, result: SpoolResult) -> None:
+    """Route the resources of one JSON file (Bundle or resource) to their chunks."""
+    for item in iter_file(file):
+        if isinstance(item, SkippedResource):
+            result.skipped.append(item)
+            continue
+        resource, patient_id = item
+        result.read += 1
+        if resource["resourceType"] not in INPUT_TYPES:
+            result.ignored += 1
+            continue
+        if patient_id is not None:
+            result.patients.add(patient_id)
+        writer.write(patient_id, orjson.dumps(resource))
+
+
+def _spool_ndjson(file: Path, writer: ChunkWriter, result: SpoolResult) -> None:
     with file.open("rb") as handle:
-        _spool_lines(file.name, handle, writer, result)
+        spool_lines(file.name, handle, writer, result)
 
 
-def _spool_lines(name: str, lines: Iterable[bytes], writer: _Writer, result: SpoolResult) -> None:
+def spool_lines(name: str, lines: Iterable[bytes], writer: ChunkWriter, result: SpoolResult) -> None:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -194,9 +199,9 @@ def spool_streams(
     partitions = max(1, math.ceil(max(patients, 1) / patients_per_chunk))
     result = SpoolResult()
     with ExitStack() as stack:
-        writer = _Writer(out_dir, partitions, stack)
+        writer = ChunkWriter(out_dir, partitions, stack)
         for name, lines in streams:
-            _spool_lines(name, lines, writer, result)
+            spool_lines(name, lines, writer, result)
     result.chunks = [p for p in writer.paths if p.stat().st_size > 0]
     return result
 
@@ -215,15 +220,21 @@ def iter_chunk(path: Path) -> Iterator[tuple[str, bytes]]:
                 yield patient.decode(), body
 
 
-def read_chunk(path: Path) -> tuple[dict[str, list[Resource]], list[SkippedResource]]:
-    """Resources of each patient in a chunk file, with shared Medications attached; lines that fail to parse."""
+def read_chunk(paths: Path | Sequence[Path]) -> tuple[dict[str, list[Resource]], list[SkippedResource]]:
+    """Resources of each patient in chunk file(s), with shared Medications attached; lines that fail to parse.
+
+    A chunk split by several workers is several files (one per split part), each beside its part's
+    ``shared.ndjson``.
+    """
     patients: dict[str, list[Resource]] = {}
     shared: dict[str, Resource] = {}
     skipped: list[SkippedResource] = []
-    sources = [path]
-    shared_file = path.with_name("shared.ndjson")
-    if shared_file.exists() and shared_file != path:
-        sources.append(shared_file)
+    given = [paths] if isinstance(paths, Path) else list(paths)
+    sources = list(given)
+    for path in given:
+        shared_file = path.with_name("shared.ndjson")
+        if shared_file.exists() and shared_file not in sources:
+            sources.append(shared_file)
     for source in sources:
         for number, (patient_id, body) in enumerate(iter_chunk(source), start=1):
             try:

@@ -46,7 +46,7 @@ def _follow(run_id: str, expected: int, timeout: float) -> RunSummary:
         bar = progress.add_task("patients", total=expected)
         while True:
             summary = runs.summary(run_id)
-            progress.update(bar, completed=summary.done)
+            progress.update(bar, completed=summary.done, total=summary.expected or expected or None)
             if summary.complete or time.monotonic() > deadline:
                 return summary
             time.sleep(0.25)
@@ -78,7 +78,10 @@ def ingest_dir(
     from .tasks import app
 
     run = enqueue_directory(app, runtime(), path, server=server)
-    typer.echo(f"run {run.run_id}: {run.patients} patients in {run.tasks} tasks for {run.server}")
+    if run.patients:
+        typer.echo(f"run {run.run_id}: {run.patients} patients in {run.tasks} tasks for {run.server}")
+    else:  # a large folder: the workers split it first
+        typer.echo(f"run {run.run_id}: {run.tasks} split tasks for {run.server}")
     if wait:
         _print_summary(_follow(run.run_id, run.patients, timeout))
 

@@ -4,6 +4,7 @@ Names and kwargs are a contract (the CDS service sends ``twinrx.ingest.sync_pati
 
     twinrx.ingest.sync_patient(server, patient_id, source)      one patient from a dir / rest / bulk source
     twinrx.ingest.sync_chunk(server, source)                    every patient of a spooled chunk
+    twinrx.ingest.split_part(server, source)                    split one part of a large local folder
     twinrx.ingest.export_population(server, since=None, types=None, group=None)
     twinrx.ingest.incremental_sync(server=None)                 beat: `_lastUpdated` since the watermark
     twinrx.ingest.write_back(server, patient_id)                genotype/implication/risk resources to the EHR
@@ -27,7 +28,7 @@ from services.common.settings import get_settings
 
 from . import _engines, _jobs
 from ._runtime import runtime
-from .names import EXPORT_POPULATION, INCREMENTAL_SYNC, SYNC_CHUNK, SYNC_PATIENT, WRITE_BACK
+from .names import EXPORT_POPULATION, INCREMENTAL_SYNC, SPLIT_PART, SYNC_CHUNK, SYNC_PATIENT, WRITE_BACK
 
 _settings = get_settings()
 # A broker URL is required to run a worker (the CLI checks); importing this module must not need one.
@@ -94,6 +95,15 @@ def sync_chunk(self: Task, server: str, source: dict[str, Any]) -> dict[str, obj
     """Sync every patient of a spooled chunk."""
     try:
         return _jobs.sync_chunk_job(runtime(), server, source)
+    except _jobs.RETRYABLE as exc:
+        raise _retry(self, exc) from exc
+
+
+@_task(SPLIT_PART)
+def split_part(self: Task, server: str, source: dict[str, Any]) -> dict[str, object]:
+    """Split one part of a large local folder into chunks; the last part fans out the sync_chunk tasks."""
+    try:
+        return _jobs.split_part_job(runtime(), app, server, source)
     except _jobs.RETRYABLE as exc:
         raise _retry(self, exc) from exc
 

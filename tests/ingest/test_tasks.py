@@ -77,3 +77,26 @@ def test_sync_patient_kwargs_contract(rt: Runtime, ingest_settings: Settings, sy
     assert summary.statuses == {"unchanged": 1}
     twin = TwinStore(rt.redis).get("local:demo", ALBERTO)
     assert twin is not None and twin.version == 1
+
+
+def test_parallel_split_by_the_workers_builds_the_same_twins(
+    rt: Runtime, ingest_settings: Settings, bulk10: Path, tmp_path: Path
+) -> None:
+    assert ingest_settings.redis_url is not None
+    app = create_celery(ingest_settings)
+    env = worker_env(ingest_settings.redis_url, tmp_path / "worker-work")
+    store = TwinStore(rt.redis)
+    with running_worker(env, tmp_path / "worker.log", concurrency=2):
+        # 2.8 MB in parts of 100 kB: lines are cut between parts by byte range, each read exactly once.
+        split = enqueue_directory(app, rt, bulk10, server="local:split", parallel_split=True, split_part_bytes=100_000)
+        assert split.tasks == 35  # Condition 6 parts, Encounter 20, Immunization 2, seven small files 1 each
+        summary = rt.runs.wait(split.run_id, timeout=180)
+        assert summary.complete and summary.statuses == {"created": 13}
+        assert summary.read == 2144
+        serial = enqueue_directory(app, rt, bulk10, server="local:serial", parallel_split=False)
+        assert rt.runs.wait(serial.run_id, timeout=180).statuses == {"created": 13}
+    for patient_id in scan_directory(bulk10):
+        split_twin, serial_twin = store.get("local:split", patient_id), store.get("local:serial", patient_id)
+        assert split_twin is not None and serial_twin is not None
+        assert split_twin.input_fingerprint == serial_twin.input_fingerprint
+        assert split_twin.conditions == serial_twin.conditions
