@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import redis
 
+from services.common.errors import TwinRxError
 from services.common.logging import get_logger, patient_ref
 from services.pgx.models import Drug, DrugGuidance, Recommendation
 
@@ -110,7 +111,11 @@ def pgx_cards(
         return []
     cards: list[Card] = []
     for order in orders:
-        guidance = engines.recommend(order.query, data.twin.pgx)
+        try:
+            guidance = engines.recommend(order.query, data.twin.pgx)
+        except TwinRxError as exc:  # one unusable order must not hide the cards of the others
+            log.warning("recommend_failed", hookInstance=correlation, error=exc.__class__.__name__)
+            continue
         cards += cards_for_order(
             order,
             guidance,
