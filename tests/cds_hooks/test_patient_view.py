@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from services.common.twin import Demographics, GeneResult, LabValue, SourceRef, Twin
 from services.pgx import outside_call
 
-from .conftest import gene
+from .conftest import AppFactory, gene
 from .test_cards import cards_of, hook, med
 
 VIEW = "/cds-services/twinrx-twin-summary"
@@ -116,3 +116,34 @@ def test_warfarin_algorithm_card_is_info_for_reference_genotypes_and_warning_oth
     assert ref["indicator"] == "info" and pm["indicator"] == "warning"
     assert ref["summary"].startswith("Warfarin: dose with a genotype-guided algorithm (CYP2C9 Normal Metabolizer")
     assert "CYP2C9 Poor Metabolizer" in pm["summary"] and "VKORC1 -1639 GG" in pm["summary"]
+
+
+def test_engine_faults_cost_only_their_own_part(make_client: AppFactory, seed: Callable[..., Twin]) -> None:
+    """Fault injection: a recommender error skips one order; risk and what-if errors drop their sections."""
+    from dataclasses import replace
+
+    from services.cds_hooks._engines import load_engines
+    from services.pgx import PGxValueError, recommend
+    from services.risk.errors import CaseInputError
+
+    def flaky_recommend(drug: str, profile: Any) -> Any:
+        if "codeine" in drug.lower() or drug == "2670":
+            raise PGxValueError("injected", location="test")
+        return recommend(drug, profile)
+
+    def broken(*_: Any) -> Any:
+        raise CaseInputError("injected", location="test")
+
+    engines = replace(load_engines(), recommend=flaky_recommend, assess=broken, what_if=broken)
+    client = make_client(auth=False, engines_override=engines)
+    seed(
+        "local:demo",
+        "fault1",
+        gene("CYP2C19", "*2/*2", "Poor Metabolizer"),
+        gene("CYP2D6", "*4/*4", "Poor Metabolizer", activity="0.0"),
+    )
+    body = hook("order-sign", "fault1", med("a", text="codeine 30 MG Oral Tablet"), med("b", code="213169"))
+    cards = cards_of(client, "/cds-services/twinrx-pgx-order-sign", body)
+    assert [c["summary"].split(":")[0] for c in cards] == ["Clopidogrel"]
+    (card,) = cards_of(client, VIEW, _view("fault1"))
+    assert "CYP2C19" in card["summary"] and "No risk estimates available." in card["detail"]
