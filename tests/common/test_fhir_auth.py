@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,3 +163,15 @@ def test_auth_from_settings(tmp_path: Path, keys: dict[str, rsa.RSAPrivateKey | 
     key_file.write_bytes(pem(small))
     with pytest.raises(ConfigError, match="at least 2048 bits"):
         auth_from_settings(Settings(smart_client_id="c", smart_private_key_file=key_file, smart_key_id="k"), "x")
+
+
+def test_token_is_renewed_before_it_expires(
+    server: FhirTestServer, keys: dict[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]
+) -> None:
+    server.smart.expires_in = 1  # renewed at 80 % of its life, i.e. after 0.8 s
+    with _client(server, keys["ec-1"], "ec-1") as client:
+        client.read("Patient", ALBERTO)
+        time.sleep(1.0)
+        client.read("Patient", ALBERTO)
+    assert server.smart.issued == 2
+    assert [r.status for r in server.requests("/Patient/")] == [200, 200]  # renewed ahead, never refused

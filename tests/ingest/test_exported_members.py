@@ -22,3 +22,12 @@ def test_task_names_are_the_contract() -> None:
     from services.ingest.tasks import app
 
     assert {ingest.SYNC_PATIENT, ingest.SYNC_CHUNK, ingest.EXPORT_POPULATION, ingest.WRITE_BACK} <= set(app.tasks)
+
+
+def test_beat_schedules_the_incremental_sync() -> None:
+    from services.common.settings import get_settings
+    from services.ingest.tasks import app
+
+    entry = app.conf.beat_schedule["twinrx-incremental-sync"]
+    assert entry["task"] == ingest.INCREMENTAL_SYNC
+    assert entry["schedule"] == get_settings().sync_interval_minutes * 60

@@ -1,0 +1,51 @@
+"""``twinrx ingest dir`` and ``twinrx worker`` as a user runs them (subprocesses, real worker, real Redis)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services.common.settings import Settings
+from tests.ingest._worker import TWINRX, running_worker, worker_env
+from tests.ingest.conftest import DATA
+
+pytestmark = pytest.mark.integration
+
+
+def test_ingest_dir_prints_a_summary_with_skip_reasons(ingest_settings: Settings, tmp_path: Path) -> None:
+    assert ingest_settings.redis_url is not None
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(DATA / "malformed.json", folder)
+    shutil.copy(DATA / "legacy-pgx.json", folder)
+    (folder / "broken.ndjson").write_bytes(b'{"resourceType":"Patient","id":"x1"}\n{"resourceType":"Obs\n')
+    env = worker_env(ingest_settings.redis_url, tmp_path / "work")
+    with running_worker(env, tmp_path / "worker.log"):
+        done = subprocess.run(
+            [str(TWINRX), "ingest", "dir", str(folder), "--server", "local:cli", "--timeout", "120"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr + done.stdout
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert lines[0].endswith(": 3 patients in 1 tasks for local:cli")
+    # 17 + 3 + 1 resources of the three patients, and 2 records the scan could not use (no id, a cut line).
+    assert "patients 3/3, resources read 23, twins updated 3, unchanged 0, failed 0, skipped 8" in lines[1]
+    reasons = "\n".join(lines[2:])
+    assert "valueQuantity.value is not a number" in reasons
+    assert "invalid JSON line (truncated?)" in reasons
+    assert done.stderr == "" or '"patient_id"' not in done.stderr
+
+
+def test_worker_without_a_broker_is_a_one_line_error(tmp_path: Path) -> None:
+    env = worker_env("", tmp_path)
+    env.pop("TWINRX_REDIS_URL")
+    done = subprocess.run([str(TWINRX), "worker"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 78
+    assert done.stderr.strip() == "twinrx: error: set TWINRX_REDIS_URL to the Redis used as broker and twin store"
