@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import redis
+from pydantic import ValidationError
 
 from services.common.errors import ConfigError
 from services.common.logging import get_logger, patient_ref
@@ -130,7 +131,11 @@ def load_twin(
 ) -> TwinData:
     """The twin to decide on (see module docstring); 412 when essential data cannot be had."""
     server = server_for(request, settings)
-    stored = store.get(server, patient_id)
+    try:
+        stored = store.get(server, patient_id)
+    except ValidationError as exc:  # written by another schema version: rebuild as if missing
+        log.warning("stored_twin_unreadable", errors=exc.error_count())
+        stored = None
     if stored is not None and not is_stale(stored, settings):
         return TwinData(stored, "stored")
     pre = resolve_prefetch(spec, request, fetcher)

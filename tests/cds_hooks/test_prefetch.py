@@ -253,3 +253,11 @@ def test_broker_outage_does_not_cost_the_card(
     client.app.state.runtime.background.drain(timeout=30)
     assert _queued_tasks(rclient) == []
     assert list(rclient.scan_iter("twinrx:cds:sync-queued:*")) == []
+
+
+def test_unreadable_stored_twin_is_rebuilt_from_prefetch(
+    dev_client: TestClient, stub: FhirStub, rclient: redis.Redis[bytes], genotype: dict[str, Any]
+) -> None:
+    rclient.hset(twin_key(stub.base, "cold1"), mapping={"version": "3", "body": '{"schema_version": 99, "odd": true}'})
+    (card,) = cards_of(dev_client, SELECT, _request(stub, prefetch={"genomics": searchset(genotype)}))
+    assert "CYP2C19 Poor Metabolizer" in card["summary"]
