@@ -105,6 +105,14 @@ class Settings(BaseSettings):
         default_factory=list, description="FHIR base URLs synced incrementally by beat (default: fhir_base_url)."
     )
     ingest_chunk_patients: int = Field(100, ge=1, description="Patients per task when a population is fanned out.")
+    worker_heartbeat_file: Path = Field(
+        Path("/tmp/twinrx-worker-heartbeat"),
+        description="File the ingest worker touches from its event loop (liveness/readiness probes read its age).",
+    )
+    beat_heartbeat_file: Path = Field(
+        Path("/tmp/twinrx-beat-heartbeat"), description="File Celery beat touches on every scheduler tick."
+    )
+    heartbeat_interval_seconds: int = Field(20, ge=1, le=300, description="Seconds between heartbeat touches.")
 
     # Celery
     task_soft_time_limit: int = Field(240, ge=1, description="Soft time limit of a task, seconds.")

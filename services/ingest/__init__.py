@@ -4,10 +4,15 @@ Public API (everything else is private)::
 
     build_twin(server, patient_id, resources, *, work_dir=None, previous=None, fetch=None) -> BuildResult
     scan_directory(path) -> ScanResult        mapping patient_id -> resources of a local folder
-    enqueue_directory(app, runtime, path, *, server=None) -> EnqueuedRun
+    enqueue_directory(app, runtime, path, *, server=None, parallel_split=None) -> EnqueuedRun
+        chunks of patients as twinrx.ingest.sync_chunk tasks (large folders split by the workers)
     enqueue_patients(app, runs, server, patient_ids, source) -> EnqueuedRun
-    wait_for_run(runs, run, *, timeout) -> RunSummary
+        one twinrx.ingest.sync_patient per patient; source {"kind": "dir" | "rest" | "bulk", ...}
+    RunLog(redis).summary(run_id) / wait_for_run(runs, run, *, timeout) -> RunSummary
     sync_resources(store, server, patient_id, resources, ...) -> SyncOutcome
+
+The FHIR client is :mod:`services.common.fhir`. Local folders are stored under the server key
+``local:<folder name>`` unless a server is given (the demo uses ``local:demo``).
 
 Task names are in :mod:`services.ingest.names`; the Celery app is ``services.ingest.tasks.app``.
 """

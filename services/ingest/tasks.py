@@ -27,6 +27,7 @@ from services.common.celery_app import create_celery
 from services.common.settings import get_settings
 
 from . import _engines, _jobs
+from ._heartbeat import WorkerHeartbeat
 from ._runtime import runtime
 from .names import EXPORT_POPULATION, INCREMENTAL_SYNC, SPLIT_PART, SYNC_CHUNK, SYNC_PATIENT, WRITE_BACK
 
@@ -40,6 +41,9 @@ app.conf.broker_transport_options = {
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 1,
 }
+app.steps["worker"].add(WorkerHeartbeat)
+app.conf.beat_scheduler = "services.ingest._heartbeat:HeartbeatScheduler"
+app.conf.beat_max_loop_interval = _settings.heartbeat_interval_seconds  # beat wakes (and beats) this often
 app.conf.beat_schedule = {
     "twinrx-incremental-sync": {
         "task": INCREMENTAL_SYNC,
