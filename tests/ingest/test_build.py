@@ -151,3 +151,23 @@ def test_sync_retries_after_losing_a_compare_and_set_race(rt: object, malformed:
     saved = TwinStore(rt.redis).get("local:t", "mal1")
     assert saved is not None and saved.server == "local:t"
     assert saved.labs["total_cholesterol"].value == 213.0
+
+
+def test_chunk_write_that_loses_a_race_is_redone(
+    rt: object, malformed: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from services.common.store import TwinStore
+    from services.ingest import Runtime, _chunk
+
+    assert isinstance(rt, Runtime)
+    store = TwinStore(rt.redis)
+    # Another worker saved this patient after the chunk read the store (the chunk still believes it is new).
+    store.save(build_twin("local:t", "mal1", malformed[:1]).twin, expected_version=0)
+    monkeypatch.setattr(_chunk, "prefetch_twins", lambda client, server, ids: dict.fromkeys(ids))
+    outcomes = _chunk.sync_patients(store, rt.redis, "local:t", {"mal1": malformed}, work_dir=tmp_path)
+    outcome = outcomes["mal1"]
+    assert not isinstance(outcome, Exception)
+    assert (outcome.status, outcome.version) == ("updated", 2)
+    saved = store.get("local:t", "mal1")
+    assert saved is not None and saved.version == 2
+    assert saved.labs["total_cholesterol"].value == 213.0

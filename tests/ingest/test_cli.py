@@ -49,3 +49,30 @@ def test_worker_without_a_broker_is_a_one_line_error(tmp_path: Path) -> None:
     done = subprocess.run([str(TWINRX), "worker"], env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 78
     assert done.stderr.strip() == "twinrx: error: set TWINRX_REDIS_URL to the Redis used as broker and twin store"
+
+
+def test_ingest_patient_from_a_fhir_server(ingest_settings: Settings, synthea: Path, tmp_path: Path) -> None:
+    from services.common.store import TwinStore
+    from services.ingest import make_runtime, scan_directory
+    from tests.fhir_server.server import running
+
+    assert ingest_settings.redis_url is not None
+    patient = "4e8ed886-fd5f-40bb-8feb-f339b04d853a"
+    env = worker_env(ingest_settings.redis_url, tmp_path / "work")
+    with running() as server, running_worker(env, tmp_path / "worker.log"):
+        server.store.load(scan_directory(synthea)[patient])
+        server.faults.rate_limited = 1
+        server.faults.retry_after = "0"
+        done = subprocess.run(
+            [str(TWINRX), "ingest", "patient", patient, "--server", server.base, "--timeout", "120"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr + done.stdout
+    # Only what a twin needs is searched: Patient 1, Observation 35, Condition 3, MedicationRequest 2, DiagReport 1.
+    assert "patients 1/1, resources read 42, twins updated 1" in done.stdout
+    twin = TwinStore(make_runtime(ingest_settings).redis).get(server.base, patient)
+    assert twin is not None and twin.smoking == "former"
