@@ -6,7 +6,7 @@ the manifest's error files are read and reported, and the NDJSON is never held w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from services.common.fhir import BulkExport
 from services.common.logging import get_logger
@@ -25,13 +25,24 @@ EXPORT_TYPES = ["Patient", "Observation", "Condition", "MedicationRequest", "Dia
 
 
 def export_population(
-    rt: Runtime, app: Any, server: str, *, since: str | None, types: list[str] | None, group: str | None
+    rt: Runtime,
+    app: Any,
+    server: str,
+    *,
+    since: str | None,
+    types: list[str] | None,
+    group: str | None,
+    system: bool = False,
 ) -> dict[str, object]:
-    """Export, spool, enqueue; returns the run id, patient and task counts and the next ``_since``."""
+    """Export, spool, enqueue; returns the run id, patient and task counts and the next ``_since``.
+
+    The level is ``Group/[id]/$export`` with a group, ``$export`` (system) when asked, else
+    ``Patient/$export``.
+    """
     key = server.rstrip("/")
     client = client_for(rt.settings, key)
     bulk = BulkExport(client)
-    level = "group" if group else "patient"
+    level: Literal["system", "patient", "group"] = "group" if group else ("system" if system else "patient")
     _, manifest = bulk.run(level=level, group_id=group, since=since, types=types or EXPORT_TYPES)
     errors = bulk.error_messages(manifest)
     for message in errors[:20]:

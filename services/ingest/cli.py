@@ -109,6 +109,7 @@ def ingest_export(
     server: Annotated[str, typer.Option(help="FHIR base URL.")],
     since: Annotated[str | None, typer.Option(help="FHIR instant: only resources changed after it.")] = None,
     group: Annotated[str | None, typer.Option(help="Group id (Group/[id]/$export).")] = None,
+    system: Annotated[bool, typer.Option("--system", help="System-level $export instead of Patient/$export.")] = False,
     types: Annotated[str | None, typer.Option("--type", help="Comma-separated resource types.")] = None,
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 3600.0,
@@ -120,7 +121,7 @@ def ingest_export(
     from .tasks import app
 
     type_list = [t.strip() for t in types.split(",") if t.strip()] if types else None
-    result = export_population(runtime(), app, server, since=since, types=type_list, group=group)
+    result = export_population(runtime(), app, server, since=since, types=type_list, group=group, system=system)
     typer.echo(
         f"run {result['run']}: {result['patients']} patients in {result['tasks']} tasks; "
         f"next --since {result['transaction_time']}"

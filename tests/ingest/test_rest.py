@@ -173,3 +173,20 @@ def test_population_export_with_a_real_worker_through_the_cli(
     assert store.count() == 5
     twin = store.get(server.base, "CGPatientExample01")
     assert twin is not None and [g.gene for g in twin.genotype_inputs][:2] == ["APOE", "CYP2C19"]
+
+
+def test_system_and_group_level_exports(rt: Runtime, server: FhirTestServer) -> None:
+    from services.ingest._population import export_population
+
+    server.faults.export_in_progress_polls = 0
+    app = Recorder()
+    system = export_population(rt, app, server.base, since=None, types=["Patient"], group=None, system=True)
+    assert server.requests("$export")[-1].path == "/fhir/$export"
+    assert system["patients"] == 5
+    server.store.put({"resourceType": "Group", "id": "cohort", "type": "person", "actual": True,
+                      "member": [{"entity": {"reference": f"Patient/{ALBERTO}"}}]})  # fmt: skip
+    grouped = export_population(rt, app, server.base, since=None, types=None, group="cohort")
+    assert server.requests("$export")[-1].path == "/fhir/Group/cohort/$export"
+    assert grouped["patients"] == 1
+    assert grouped["read"] == 42  # Alberto's Patient, Observations, Conditions, MedicationRequests, DiagnosticReport
+    assert {name for name, _ in app.sent} == {"twinrx.ingest.sync_chunk"}
