@@ -156,17 +156,27 @@ OBSERVATION_CODES = frozenset(
 )
 
 
-def _may_matter(observation: Resource) -> bool:
-    """Cheap pre-filter: False only for a well-formed Observation none of whose codes ingest reads."""
-    if observation.get("component"):
-        return True
+_GENOMIC_CODES = frozenset(
+    {*codes.GENOTYPE_CODES, *codes.HAPLOTYPE_CODES, *codes.LEGACY_GENOMICS_CODES, "therapeutic-implication"}
+)
+
+
+def _observation_codes(observation: Resource) -> set[str] | None:
+    """The codes of ``Observation.code`` by a cheap walk, or None when its shape needs the careful path."""
     concept = observation.get("code")
     if not isinstance(concept, dict):
-        return True
+        return None
     coding = concept.get("coding")
     if not isinstance(coding, list):
-        return True
-    return any(not isinstance(item, dict) or item.get("code") in OBSERVATION_CODES for item in coding)
+        return None
+    found: set[str] = set()
+    for item in coding:
+        if not isinstance(item, dict):
+            return None
+        code = item.get("code")
+        if isinstance(code, str):
+            found.add(code)
+    return found
 
 
 def _extract_all(
@@ -182,9 +192,10 @@ def _extract_all(
                 if resource["id"] == patient_id:
                     extract_patient(resource, inputs)
             elif rtype == "Observation":
-                if not _may_matter(resource):
-                    continue
-                if is_genomic(resource):
+                code_set = _observation_codes(resource)
+                if code_set is not None and not code_set & OBSERVATION_CODES and not resource.get("component"):
+                    continue  # no code ingest reads (pain scores, MCH, ...): never looked at further
+                if (code_set is None or code_set & _GENOMIC_CODES) and is_genomic(resource):
                     extract_genomic(resource, genomics)
                 else:
                     extract_observation_values(resource, inputs)

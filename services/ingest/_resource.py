@@ -6,6 +6,7 @@ is present but of the wrong shape, so a broken resource is reported and skipped,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -69,18 +70,24 @@ def parse_datetime(value: object, *, where: Where, element: str) -> datetime | N
         return None
     if not isinstance(value, str) or not value:
         raise MalformedResource(_where(where), f"{element} is not a date")
-    text = value.replace("Z", "+00:00")
     try:
-        if len(text) == 4:
-            return datetime(int(text), 1, 1, tzinfo=UTC)
-        if len(text) == 7:
-            return datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=UTC)
-        if len(text) == 10:
-            parsed = date.fromisoformat(text)
-            return datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
-        parsed_dt = datetime.fromisoformat(text)
+        return _parse_text(value)
     except ValueError as exc:
         raise MalformedResource(_where(where), f"{element} is not a valid date") from exc
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_text(value: str) -> datetime:
+    """Memoised: the values of one encounter share their timestamps (datetimes are immutable)."""
+    text = value.replace("Z", "+00:00")
+    if len(text) == 4:
+        return datetime(int(text), 1, 1, tzinfo=UTC)
+    if len(text) == 7:
+        return datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=UTC)
+    if len(text) == 10:
+        parsed = date.fromisoformat(text)
+        return datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
+    parsed_dt = datetime.fromisoformat(text)
     return parsed_dt if parsed_dt.tzinfo else parsed_dt.replace(tzinfo=UTC)
 
 

@@ -38,13 +38,15 @@ def plan_parts(files: list[Path], part_bytes: int = PART_BYTES) -> list[dict[str
 def _range_lines(path: Path, start: int, end: int) -> Any:
     """Lines whose first byte lies in ``[start, end)``."""
     with path.open("rb") as handle:
+        position = start
         if start > 0:
             handle.seek(start - 1)
-            handle.readline()  # finish the line that began before the range (it belongs to the previous part)
-        while handle.tell() < end:
-            line = handle.readline()
-            if not line:
+            # finish the line that began before the range (it belongs to the previous part)
+            position = start - 1 + len(handle.readline())
+        for line in handle:
+            if position >= end:
                 return
+            position += len(line)
             yield line
 
 

@@ -91,6 +91,8 @@ def fast_patient(line: bytes) -> str | None:
         end = line.find(b'"', start)
         if end < 0:
             return None
+        if line.startswith(b"Patient/", start) and line.find(b"/", start + 8, end) < 0:
+            return line[start + 8 : end].decode() or None  # the usual relative reference, no parsing
         target = split_reference(line[start:end].decode())
         if target is not None and target[0] in (None, "Patient"):
             return target[1]
@@ -118,12 +120,16 @@ class ChunkWriter:
         self._shared: BinaryIO = stack.enter_context((out_dir / "shared.ndjson").open("wb"))
 
     def write(self, patient_id: str | None, line: bytes) -> None:
-        body = line.rstrip(b"\r\n")
         if patient_id is None:
-            self._shared.write(b"\t" + body + b"\n")
-            return
-        index = zlib.crc32(patient_id.encode()) % len(self._handles)
-        self._handles[index].write(patient_id.encode() + b"\t" + body + b"\n")
+            handle = self._shared
+            handle.write(b"\t")
+        else:
+            key = patient_id.encode()
+            handle = self._handles[zlib.crc32(key) % len(self._handles)]
+            handle.write(key + b"\t")
+        handle.write(line)  # no copy of a possibly large line; the newline is added only when missing
+        if not line.endswith(b"\n"):
+            handle.write(b"\n")
 
 
 def spool_files(files: list[Path], out_dir: Path, *, patients_per_chunk: int) -> SpoolResult:
@@ -164,7 +170,7 @@ def _spool_ndjson(file: Path, writer: ChunkWriter, result: SpoolResult) -> None:
 
 def spool_lines(name: str, lines: Iterable[bytes], writer: ChunkWriter, result: SpoolResult) -> None:
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if len(line) < 64 and not line.strip():  # (blank lines are short: never copy a long one to check)
             continue
         rtype = fast_type(line)
         if (rtype is not None and rtype not in INPUT_TYPES) or (
@@ -173,7 +179,7 @@ def spool_lines(name: str, lines: Iterable[bytes], writer: ChunkWriter, result: 
             result.read += 1  # read, and not needed for a twin: never parsed, never spooled
             result.ignored += 1
             continue
-        patient_id = fast_patient(line)
+        patient_id = None if rtype == "Patient" else fast_patient(line)
         if patient_id is None:
             try:
                 resource = orjson.loads(line)
