@@ -210,7 +210,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resources", type=int, default=200_000)
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / ".work" / "ingest")
-    parser.add_argument("--chunk", type=int, default=50, help="patients per task")
+    parser.add_argument("--chunk", type=int, default=100, help="patients per task (the settings default)")
     parser.add_argument("--runs", type=int, default=2, help="runs per worker count (the fastest is reported)")
     args = parser.parse_args()
     if not (SHARED / "data" / "fhir" / "synthea").is_dir():
