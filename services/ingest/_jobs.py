@@ -14,11 +14,12 @@ from typing import Any
 
 from services.common.errors import StoreError, TransientUpstreamError, TwinRxError
 from services.common.logging import get_logger, patient_ref
+from services.common.twin import SkippedResource
 
 from ._chunk import sync_patients
 from ._runtime import Runtime
 from ._sources import PatientData, loader_for, validate_source
-from ._spool import read_chunk
+from ._spool import iter_chunk, read_chunk
 from ._sync import normalise_server, sync_resources
 
 log = get_logger(__name__)
@@ -83,10 +84,26 @@ def wants_write_back(rt: Runtime, source: object, result: dict[str, object]) -> 
 
 
 def record_failure(rt: Runtime, source: object, patient_id: str | None, reason: str) -> None:
-    """Record a failure that ended the retries, so a waiting run does not hang."""
+    """Record a failure that ended the retries, so a waiting run does not hang.
+
+    A chunk records every patient it holds as failed; a split part is recorded as done with the
+    failure as its skip reason, so the run still fans out (without that part's records).
+    """
     run_id = source.get("run") if isinstance(source, dict) else None
-    if isinstance(run_id, str) and patient_id is not None:
-        rt.runs.record(run_id, patient_id, _failed(reason))
+    if not isinstance(run_id, str) or not isinstance(source, dict):
+        return
+    try:
+        if patient_id is not None:
+            rt.runs.record(run_id, patient_id, _failed(reason))
+        elif source.get("kind") == "bulk":
+            files = [Path(p) for p in source.get("paths") or [source.get("path")] if p]
+            patients = {pid for f in files if f.exists() for pid, _ in iter_chunk(f) if pid}
+            rt.runs.record_many(run_id, {pid: _failed(reason) for pid in patients})
+        elif source.get("kind") == "split":
+            part = SkippedResource(reference=str(source.get("path")), reason=f"split part failed: {reason}")
+            rt.runs.part_done(run_id, int(source["part"]), [], skipped=[part], ignored=0)
+    except Exception as exc:  # recording is best effort: the task's own failure is what gets reported
+        log.warning("record_failure_failed", error=exc.__class__.__name__)
 
 
 def sync_chunk_job(rt: Runtime, server: str, source: dict[str, Any]) -> dict[str, object]:

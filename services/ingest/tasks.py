@@ -100,7 +100,7 @@ def sync_chunk(self: Task, server: str, source: dict[str, Any]) -> dict[str, obj
     try:
         return _jobs.sync_chunk_job(runtime(), server, source)
     except _jobs.RETRYABLE as exc:
-        raise _retry(self, exc) from exc
+        raise _retry(self, exc, source=source) from exc
 
 
 @_task(SPLIT_PART)
@@ -109,7 +109,7 @@ def split_part(self: Task, server: str, source: dict[str, Any]) -> dict[str, obj
     try:
         return _jobs.split_part_job(runtime(), app, server, source)
     except _jobs.RETRYABLE as exc:
-        raise _retry(self, exc) from exc
+        raise _retry(self, exc, source=source) from exc
 
 
 @_task(EXPORT_POPULATION)

@@ -171,3 +171,19 @@ def test_chunk_write_that_loses_a_race_is_redone(
     saved = store.get("local:t", "mal1")
     assert saved is not None and saved.version == 2
     assert saved.labs["total_cholesterol"].value == 213.0
+
+
+def test_give_up_records_every_patient_of_a_chunk_and_a_split_part(rt: object, tmp_path: Path) -> None:
+    from services.ingest import Runtime
+    from services.ingest._jobs import record_failure
+
+    assert isinstance(rt, Runtime)
+    chunk = tmp_path / "chunk-00000.ndjson"
+    chunk.write_bytes(b'p1\t{"resourceType":"Patient","id":"p1"}\np2\t{"resourceType":"Patient","id":"p2"}\n')
+    record_failure(rt, {"kind": "bulk", "paths": [str(chunk)], "run": "r-chunk"}, None, "gave up: StoreError")
+    summary = rt.runs.summary("r-chunk")
+    assert (summary.done, summary.failed) == (2, 2)
+    rt.runs.start_split("r-split", 1)
+    record_failure(rt, {"kind": "split", "part": 0, "path": "Obs.ndjson", "run": "r-split"}, None, "gave up")
+    split = rt.runs.summary("r-split")
+    assert split.complete and split.skip_reasons == {"split part failed: gave up": 1}
