@@ -241,17 +241,28 @@ def read_chunk(paths: Path | Sequence[Path]) -> tuple[dict[str, list[Resource]],
         shared_file = path.with_name("shared.ndjson")
         if shared_file.exists() and shared_file not in sources:
             sources.append(shared_file)
+    grouped: dict[bytes, list[Resource]] = {}
+    loads = orjson.loads
     for source in sources:
-        for number, (patient_id, body) in enumerate(iter_chunk(source), start=1):
-            try:
-                resource = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                skipped.append(SkippedResource(reference=f"{source.name}:{number}", reason="invalid JSON line"))
-                continue
-            if patient_id:
-                patients.setdefault(patient_id, []).append(resource)
-            elif isinstance(resource, dict) and resource.get("resourceType") == "Medication":
-                shared[f"Medication/{resource.get('id')}"] = resource
+        with source.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                tab = line.find(b"\t")
+                if tab < 0 or len(line) - tab < 3:
+                    continue
+                try:
+                    resource = loads(memoryview(line)[tab + 1 :])  # no copy of the line
+                except orjson.JSONDecodeError:
+                    skipped.append(SkippedResource(reference=f"{source.name}:{number}", reason="invalid JSON line"))
+                    continue
+                if tab:
+                    key = line[:tab]
+                    bucket = grouped.get(key)
+                    if bucket is None:
+                        bucket = grouped[key] = []
+                    bucket.append(resource)
+                elif isinstance(resource, dict) and resource.get("resourceType") == "Medication":
+                    shared[f"Medication/{resource.get('id')}"] = resource
+    patients.update((key.decode(), resources) for key, resources in grouped.items())
     attach_shared(patients, shared)
     return patients, skipped
 
