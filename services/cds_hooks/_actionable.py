@@ -20,8 +20,10 @@ from ._engines import Engines
 log = get_logger(__name__)
 
 _CACHE_MAX: Final = 4096
-# Phenotype texts that mean "no deviation" although they do not contain the word "normal".
-_NORMAL_EQUIVALENTS: Final = frozenset({"-1639 gg", "extensive metabolizer"})
+# Phenotype texts that mean "no deviation" although they do not contain the word "normal". CFTR's
+# reference sequence reads "ivacaftor non-responsive in CF patients": it is everyone's baseline, so the
+# chart summary must not list it as actionable (an ivacaftor order still gets its own card).
+_NORMAL_EQUIVALENTS: Final = frozenset({"-1639 gg", "extensive metabolizer", "ivacaftor non-responsive in cf patients"})
 _CHANGES: Final = frozenset({"avoid", "use-alternative", "reduce-dose", "increase-dose", "adjust-dose"})
 _CHANGES_IF_DEVIATING: Final = frozenset({"see-dosing-algorithm", "see-guideline"})
 
@@ -66,7 +68,12 @@ class ActionableIndex:
         return action in _CHANGES or (action in _CHANGES_IF_DEVIATING and deviates(result))
 
     def drugs_changed_by(self, result: GeneResult) -> list[str]:
-        """Drugs whose recommendation for this gene result alone is actionable (sorted)."""
+        """Drugs whose recommendation for this gene result alone is actionable (sorted).
+
+        A phenotype at the population baseline changes nothing, whatever a guideline row says for it.
+        """
+        if not deviates(result):
+            return []
         key = (result.gene, tuple(result.diplotypes), result.phenotype, result.activity_score, result.lookup_key)
         with self._lock:
             cached = self._cache.get(key)

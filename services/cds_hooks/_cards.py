@@ -98,12 +98,21 @@ def _result_for(rec: Recommendation, gene: str) -> GeneResult | None:
 
 
 def gene_phrases(rec: Recommendation) -> list[str]:
-    """'CYP2C19 Poor Metabolizer' per gene of the recommendation."""
+    """'CYP2C19 Poor Metabolizer' per gene of the recommendation.
+
+    A gene without a phenotype (CYP4F2 has no CPIC phenotype table) is named by its diplotype, or as
+    "not tested", so the reader never sees a bare gene name and wonders what it stands for.
+    """
     out = []
     for gene in rec.genes:
         result = _result_for(rec, gene)
         phenotype = (result.phenotype if result else None) or rec.lookup.get(gene)
-        out.append(f"{gene} {phenotype}" if phenotype else gene)
+        if phenotype:
+            out.append(f"{gene} {phenotype}")
+        elif result is not None and result.diplotypes:
+            out.append(f"{gene} {' or '.join(result.diplotypes)}")
+        else:
+            out.append(f"{gene} not tested")
     return out
 
 
