@@ -8,16 +8,22 @@ name the same gene, the most recent (by ``source.date``) wins and a warning reco
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from services.common.twin import GeneResult, GenotypeInput
 from services.pgx._outside import outside_call, outside_phenotype
 from services.pgx.errors import PGxValueError
 
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+
 
 def _when(inp: GenotypeInput) -> datetime:
-    return inp.source.date or datetime.min
+    """Sort key: the input's date as an aware UTC time (naive dates are read as UTC); undated sorts first."""
+    when = inp.source.date
+    if when is None:
+        return _UNDATED
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def profile(inputs: Sequence[GenotypeInput]) -> dict[str, GeneResult]:
