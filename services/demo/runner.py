@@ -49,6 +49,7 @@ class DemoOptions:
     start_timeout: float = 60.0
     worker_concurrency: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     hook_threads: int = 4
+    server: str = DEMO_SERVER
     show_patients: int = 8
     console: Console = field(default_factory=lambda: Console(width=None if sys.stdout.isatty() else 150))
 
@@ -78,7 +79,7 @@ class DemoResult:
         return cards
 
 
-def _child_env(redis_url: str, base_url: str, auth: DemoAuth) -> dict[str, str]:
+def _child_env(redis_url: str, base_url: str, auth: DemoAuth, server: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINRX_")}
     for key in ("TWINRX_LOG_LEVEL", "TWINRX_TASK_SOFT_TIME_LIMIT", "TWINRX_TASK_TIME_LIMIT"):
         if key in os.environ:
@@ -89,7 +90,7 @@ def _child_env(redis_url: str, base_url: str, auth: DemoAuth) -> dict[str, str]:
             "TWINRX_REDIS_URL": redis_url,
             "TWINRX_LOG_JSON": "true",
             "TWINRX_PUBLIC_BASE_URL": base_url,
-            "TWINRX_CDS_DEFAULT_SERVER": DEMO_SERVER,
+            "TWINRX_CDS_DEFAULT_SERVER": server,
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -119,12 +120,12 @@ def run_demo(options: DemoOptions) -> DemoResult:
         redis_url, redis_kind = stack.enter_context(demo_redis(settings, options.redis_url or settings.redis_url))
         client = connect(redis_url)
         stack.callback(client.close)
-        clear_twins(client, patient_ids)
+        clear_twins(client, patient_ids, options.server)
 
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
         auth = DemoAuth.create(out / "auth")
-        env = _child_env(redis_url, base_url, auth)
+        env = _child_env(redis_url, base_url, auth, options.server)
         logs = out / "logs"
         worker = ManagedProcess(
             "worker",
@@ -150,8 +151,9 @@ def run_demo(options: DemoOptions) -> DemoResult:
             timeout=options.ingest_timeout,
             check_alive=worker.check_alive,
             console=console,
+            server=options.server,
         )
-        twins = stored_twins(client, patient_ids)
+        twins = stored_twins(client, patient_ids, options.server)
         console.print(
             f"[bold]twins[/] {len(twins)} of {len(patient_ids)} stored in {outcome.seconds:.1f} s"
             + (f" [yellow]({outcome.failed} failed: see logs/worker.log)[/]" if outcome.failed else "")

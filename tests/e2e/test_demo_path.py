@@ -12,14 +12,13 @@ import re
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import redis
 
-from services.common.celery_app import QUEUE
 from services.demo import DemoOptions, DemoResult, IngestTimeout, run_demo
 from services.demo._design import SHOWCASES
 from services.demo._processes import wait_until
@@ -33,16 +32,18 @@ PATIENTS = len(SHOWCASES)
 
 
 @pytest.fixture(scope="module")
-def run(e2e_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+def run(e2e_redis_url: str, e2e_server: str, tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     out = tmp_path_factory.mktemp("demo-report")
     return run_demo(
-        DemoOptions(patients=PATIENTS, seed=SEED, out=out, redis_url=e2e_redis_url, console=quiet_console())
+        DemoOptions(
+            patients=PATIENTS,
+            seed=SEED,
+            out=out,
+            redis_url=e2e_redis_url,
+            server=e2e_server,
+            console=quiet_console(),
+        )
     )
-
-
-def _drop_queued_tasks(redis_url: str) -> None:
-    """Delete the Celery queue of database 4 so tasks of an aborted run do not reach the next worker."""
-    redis.Redis.from_url(redis_url).delete(QUEUE)
 
 
 def _pid(run: DemoResult, label: str) -> str:
@@ -192,7 +193,6 @@ def test_ctrl_c_stops_everything_and_exits_130(e2e_redis_url: str, tmp_path: Pat
     finally:
         if demo.poll() is None:
             demo.kill()
-        _drop_queued_tasks(e2e_redis_url)
     assert demo.returncode == 130, stderr.decode()
     assert stderr.decode().strip().splitlines()[-1] == (
         "twinrx: error: interrupted; every process the demo started has been stopped"
@@ -203,17 +203,12 @@ def test_ctrl_c_stops_everything_and_exits_130(e2e_redis_url: str, tmp_path: Pat
             os.killpg(pid, 0)
 
 
-def test_a_failing_run_stops_everything_and_says_why(e2e_redis_url: str, tmp_path: Path) -> None:
+def test_a_failing_run_stops_everything_and_says_why(demo_options: DemoOptions, tmp_path: Path) -> None:
     # The worker is started a moment before the first poll, so a near-zero deadline always expires first.
     out = tmp_path / "report"
-    options = DemoOptions(
-        patients=PATIENTS, out=out, redis_url=e2e_redis_url, ingest_timeout=0.001, console=quiet_console()
-    )
-    try:
-        with pytest.raises(IngestTimeout, match=r"of 8 patients had no ingest outcome after 0 s"):
-            run_demo(options)
-    finally:
-        _drop_queued_tasks(e2e_redis_url)
+    options = replace(demo_options, patients=PATIENTS, out=out, ingest_timeout=0.001)
+    with pytest.raises(IngestTimeout, match=r"of 8 patients had no ingest outcome after 0 s"):
+        run_demo(options)
     for name in ("worker", "api"):
         pid = int((out / "logs" / f"{name}.pid").read_text())
         with pytest.raises(ProcessLookupError):

@@ -7,6 +7,7 @@ API over HTTP. Skipped (with the reason printed) only when ``../shared`` is abse
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -16,13 +17,11 @@ import redis
 from services.common.store import TwinStore
 from services.demo import DemoOptions, DemoResult, run_demo
 
-from .conftest import quiet_console
-
 pytestmark = pytest.mark.integration
 
 
-def _demo(folder: Path, redis_url: str, out: Path) -> DemoResult:
-    return run_demo(DemoOptions(data=folder, out=out, redis_url=redis_url, console=quiet_console()))
+def _demo(options: DemoOptions, folder: Path, out: Path) -> DemoResult:
+    return run_demo(replace(options, data=folder, out=out))
 
 
 def _patients_in(folder: Path) -> dict[str, str]:
@@ -38,21 +37,24 @@ def _patients_in(folder: Path) -> dict[str, str]:
     return found
 
 
-def test_every_synthea_bundle_ingests_without_error(shared_data: Path, e2e_redis_url: str, tmp_path: Path) -> None:
+def test_every_synthea_bundle_ingests_without_error(
+    shared_data: Path, demo_options: DemoOptions, tmp_path: Path
+) -> None:
     folder = shared_data / "fhir" / "synthea"
     expected = _patients_in(folder)
     assert len(expected) == 20
 
-    run = _demo(folder, e2e_redis_url, tmp_path / "report")
+    run = _demo(demo_options, folder, tmp_path / "report")
 
     assert run.patient_ids == sorted(expected)
     assert run.ingest.failed == 0
     assert run.ingest.skipped == 0
     assert run.ingest.statuses == {"created": len(expected)}
     assert sorted(run.twins) == sorted(expected)
-    store = TwinStore(redis.Redis.from_url(e2e_redis_url))
+    assert demo_options.redis_url is not None
+    store = TwinStore(redis.Redis.from_url(demo_options.redis_url))
     for patient_id, birth_date in expected.items():
-        twin = store.get("local:demo", patient_id)
+        twin = store.get(demo_options.server, patient_id)
         assert twin is not None
         assert twin.demographics.birth_date is not None
         assert twin.demographics.birth_date.isoformat() == birth_date
@@ -67,9 +69,9 @@ def test_every_synthea_bundle_ingests_without_error(shared_data: Path, e2e_redis
 
 
 def test_genomics_examples_give_the_cyp2c19_poor_metabolizer_card_for_clopidogrel(
-    shared_data: Path, e2e_redis_url: str, tmp_path: Path
+    shared_data: Path, demo_options: DemoOptions, tmp_path: Path
 ) -> None:
-    run = _demo(shared_data / "fhir" / "genomics-examples", e2e_redis_url, tmp_path / "report")
+    run = _demo(demo_options, shared_data / "fhir" / "genomics-examples", tmp_path / "report")
 
     assert "CGPatientExample01" in run.twins
     assert run.ingest.failed == 0
@@ -92,12 +94,12 @@ def test_genomics_examples_give_the_cyp2c19_poor_metabolizer_card_for_clopidogre
     assert run.cards_for("CGPatientExample01", "amoxicillin") == []
 
 
-def test_bulk_ndjson_export_ingests_every_patient(shared_data: Path, e2e_redis_url: str, tmp_path: Path) -> None:
+def test_bulk_ndjson_export_ingests_every_patient(shared_data: Path, demo_options: DemoOptions, tmp_path: Path) -> None:
     folder = shared_data / "fhir" / "bulk-ndjson-10-patients"
     lines = (folder / "Patient.000.ndjson").read_bytes().splitlines()
     expected = sorted(orjson.loads(line)["id"] for line in lines if line.strip())
 
-    run = _demo(folder, e2e_redis_url, tmp_path / "report")
+    run = _demo(demo_options, folder, tmp_path / "report")
 
     assert run.patient_ids == expected
     assert sorted(run.twins) == expected
