@@ -69,6 +69,41 @@ class TwinStore:
             )
         return new
 
+    def get_many(self, server: str, patient_ids: list[str]) -> dict[str, Twin | None]:
+        """The stored twins of many patients of one server, in one round trip."""
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for patient_id in patient_ids:
+                pipe.hget(twin_key(server, patient_id), "body")
+            bodies = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"twin store unavailable: {exc.__class__.__name__}") from exc
+        return {
+            patient_id: Twin.model_validate_json(body) if body else None
+            for patient_id, body in zip(patient_ids, bodies, strict=True)
+        }
+
+    def save_many(self, writes: list[tuple[Twin, int]]) -> list[Twin | None]:
+        """Compare-and-set many ``(twin, expected_version)`` writes in one round trip.
+
+        Each write is checked on its own, exactly as :meth:`save`; the result holds the saved twin
+        where the write won and None where another writer got there first (the caller retries those).
+        """
+        now = datetime.now(UTC)
+        saved = [twin.model_copy(update={"version": expected + 1, "updated_at": now}) for twin, expected in writes]
+        pipe = self._redis.pipeline(transaction=False)
+        for new, (_, expected) in zip(saved, writes, strict=True):
+            self._cas(
+                keys=[twin_key(new.server, new.patient_id)],
+                args=[str(expected), new.model_dump_json(), str(new.version)],
+                client=pipe,
+            )
+        try:
+            results = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"twin store unavailable: {exc.__class__.__name__}") from exc
+        return [new if result == b"OK" else None for new, result in zip(saved, results, strict=True)]
+
     def delete(self, server: str, patient_id: str) -> None:
         """Remove a twin (used by tests and on patient deletion)."""
         self._redis.delete(twin_key(server, patient_id))

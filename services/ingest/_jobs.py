@@ -132,7 +132,7 @@ def _sync_chunk(rt: Runtime, server: str, checked: dict[str, Any]) -> dict[str, 
     patients, bad_lines = read_chunk(files)
     counts: dict[str, int] = {}
     outcomes: dict[str, dict[str, object]] = {}
-    for patient_id, outcome in sync_patients(rt.store, rt.redis, server, patients, work_dir=rt.vcf_dir).items():
+    for patient_id, outcome in sync_patients(rt.store, server, patients, work_dir=rt.vcf_dir).items():
         if isinstance(outcome, RETRYABLE):
             raise outcome
         if isinstance(outcome, TwinRxError):

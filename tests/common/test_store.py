@@ -87,3 +87,18 @@ def test_age_on_counts_birthdays() -> None:
     assert demo.age_on(date(2026, 5, 16)) == 55.0
     assert demo.age_on(date(2026, 5, 17)) == 56.0
     assert Demographics().age_on(date(2026, 1, 1)) is None
+
+
+def test_get_many_and_save_many_check_each_version(client: redis.Redis[bytes]) -> None:
+    store = TwinStore(client)
+    store.save(_twin("a"), expected_version=0)
+    stored = store.get_many(SERVER, ["a", "b"])
+    assert stored["a"] is not None and stored["a"].version == 1
+    assert stored["b"] is None
+    # "a" is written against a stale version (0) and loses; "b" is new and wins.
+    results = store.save_many([(_twin("a"), 0), (_twin("b"), 0)])
+    assert results[0] is None
+    assert results[1] is not None and results[1].version == 1
+    after = store.get_many(SERVER, ["a", "b"])
+    assert after["a"] is not None and after["a"].version == 1
+    assert after["b"] is not None and after["b"].version == 1

@@ -163,8 +163,8 @@ def test_chunk_write_that_loses_a_race_is_redone(
     store = TwinStore(rt.redis)
     # Another worker saved this patient after the chunk read the store (the chunk still believes it is new).
     store.save(build_twin("local:t", "mal1", malformed[:1]).twin, expected_version=0)
-    monkeypatch.setattr(_chunk, "prefetch_twins", lambda client, server, ids: dict.fromkeys(ids))
-    outcomes = _chunk.sync_patients(store, rt.redis, "local:t", {"mal1": malformed}, work_dir=tmp_path)
+    monkeypatch.setattr(store, "get_many", lambda server, ids: dict.fromkeys(ids))
+    outcomes = _chunk.sync_patients(store, "local:t", {"mal1": malformed}, work_dir=tmp_path)
     outcome = outcomes["mal1"]
     assert not isinstance(outcome, Exception)
     assert (outcome.status, outcome.version) == ("updated", 2)
