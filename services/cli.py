@@ -64,9 +64,11 @@ def _build_app(only: str | None = None) -> typer.Typer:
 def main() -> None:
     """Entry point of the ``twinrx`` console script."""
     requested = sys.argv[1] if len(sys.argv) > 1 else None
-    app = _build_app(requested if requested in _COMMANDS else None)
     try:
-        app(prog_name="twinrx", standalone_mode=False)
+        app = _build_app(requested if requested in _COMMANDS else None)
+        # Without standalone mode, click *returns* the code of typer.Exit(n) and of Ctrl-C instead of
+        # exiting with it; pass it on so scripts and CI see the real status.
+        status = app(prog_name="twinrx", standalone_mode=False)
     except TwinRxError as exc:
         typer.echo(f"twinrx: error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -83,6 +85,8 @@ def main() -> None:
             show()
             sys.exit(exit_code)
         raise
+    if isinstance(status, int) and status != 0:
+        sys.exit(status)
 
 
 if __name__ == "__main__":

