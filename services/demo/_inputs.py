@@ -1,4 +1,4 @@
-"""``--data DIR``: check a folder of FHIR Bundles / resources / Bulk NDJSON before anything starts.
+"""``--data DIR``: check a folder of FHIR Bundles / resources / Bulk NDJSON (plus VCFs) before anything starts.
 
 The ingest folder scanner is lenient (it skips what it cannot read and goes on); the demo is strict
 at its front door: a missing path, a file that is not JSON, or a truncated NDJSON line stops the run
@@ -15,8 +15,11 @@ from services.common.errors import InputFileError
 _FILE_LEVEL = ("unreadable JSON", "invalid JSON line", "not a FHIR resource", "Bundle.entry is not a list")
 
 
-def scan_inputs(folder: Path) -> list[str]:
-    """Patient ids found in ``folder``; raises :class:`InputFileError` naming the first unusable file."""
+def scan_inputs(folder: Path, notes: list[str] | None = None) -> list[str]:
+    """Patient ids found in ``folder``; raises :class:`InputFileError` naming the first unusable file.
+
+    Loose VCFs that link to no patient (or cannot be read) are not fatal: their reasons go to ``notes``.
+    """
     if not folder.exists():
         raise InputFileError("no such file or folder", location=str(folder))
     if not folder.is_dir():
@@ -28,6 +31,8 @@ def scan_inputs(folder: Path) -> list[str]:
     except OSError as exc:
         raise InputFileError(f"cannot read: {exc.strerror}", location=str(exc.filename or folder)) from exc
     for skipped in scan.skipped:
+        if notes is not None and skipped.reference.startswith("VCF/") and skipped.reason.startswith("VCF "):
+            notes.append(skipped.reason)
         if skipped.reason.startswith(_FILE_LEVEL):
             raise InputFileError(f"malformed input ({skipped.reason})", location=_locate(folder, skipped.reference))
     if not scan.patients:

@@ -107,9 +107,12 @@ def run_demo(options: DemoOptions) -> DemoResult:
     cohort: Cohort | None = None
     if options.data is not None:
         source_dir = options.data.resolve()
-        patient_ids = scan_inputs(source_dir)
+        notes: list[str] = []
+        patient_ids = scan_inputs(source_dir, notes)
         labels: dict[str, str] = {}
         console.print(f"[bold]inputs[/] {len(patient_ids)} patients found in {source_dir}")
+        for note in notes:
+            console.print(f"[yellow]skipped[/] {note}")
     else:
         source_dir = out / "cohort"
         cohort = generate_cohort(source_dir, options.patients, options.seed)

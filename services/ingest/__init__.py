@@ -11,6 +11,12 @@ Public API (everything else is private)::
     RunLog(redis).summary(run_id) / wait_for_run(runs, run, *, timeout) -> RunSummary
     sync_resources(store, server, patient_id, resources, ...) -> SyncOutcome
 
+A local folder may also hold loose ``*.vcf`` / ``*.vcf.gz`` / ``*.bcf`` files (recursively). Each is linked
+to the folder's patients by sample name (every sample named like a patient id), else by file name
+(``<patient-id>.vcf`` with one sample), and becomes a ``GenotypeInput(kind="vcf")`` with source
+``VCF/<file name>`` (date = the file's mtime) that ``build_twin`` profiles like an attached VCF; a VCF that
+links to no patient is reported as skipped by file name, never guessed (:mod:`._local_vcf`).
+
 The FHIR client is :mod:`services.common.fhir`. Local folders are stored under the server key
 ``local:<folder name>`` unless a server is given (the demo uses ``local:demo``).
 

@@ -3,7 +3,9 @@
 Resources are dispatched by type to the extractors; a malformed resource is reported by reference
 with a reason and skipped, and the rest of the patient still ingests. The input fingerprint covers
 every resource read (type/id/versionId, or a content hash when the source has no versions) and the
-compute engines, so an unchanged patient is a no-op against ``previous``.
+compute engines, so an unchanged patient is a no-op against ``previous``. Loose VCFs of a local folder
+arrive as ``VCF`` records (:mod:`._local_vcf`; version = size and mtime) and go to ``services.pgx.profile``
+like VCFs attached to a DocumentReference.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ._extract import (
     finish_labs,
 )
 from ._genomics import GenomicsState, extract_genomic, is_genomic, resolve
+from ._local_vcf import LOCAL_VCF, vcf_input
 from ._resource import Resource, check_identity, reference_of, version_of
 from .errors import MalformedResource
 
@@ -46,6 +49,7 @@ INPUT_TYPES = frozenset(
         "Medication",
         "DiagnosticReport",
         "DocumentReference",
+        LOCAL_VCF,
     }
 )
 
@@ -208,6 +212,9 @@ def _extract_all(
                 if found:
                     genomics.files.extend(found)
                     genomics.used.add(reference_of(resource))
+            elif rtype == LOCAL_VCF:  # a loose VCF of a local folder, linked by the scan
+                genomics.files.append(vcf_input(resource))
+                genomics.used.add(reference_of(resource))
         except MalformedResource as exc:
             skipped.append(SkippedResource(reference=exc.reference, reason=exc.reason))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -66,7 +66,7 @@ def run_pgx(inputs: Sequence[GenotypeInput]) -> tuple[dict[str, GeneResult], lis
         try:
             return profile(remaining), refused
         except TwinRxError as exc:
-            culprit = next((i for i in remaining if i.source.reference == exc.location), None)
+            culprit = next((i for i in remaining if _names_input(exc.location, i)), None)
             if culprit is None:
                 return {}, [*refused, ("pgx", exc.message)]
             remaining.remove(culprit)
@@ -75,6 +75,16 @@ def run_pgx(inputs: Sequence[GenotypeInput]) -> tuple[dict[str, GeneResult], lis
             log.error("pgx_failed", error=exc.__class__.__name__)
             return {}, [*refused, ("pgx", f"pgx failed ({exc.__class__.__name__})")]
     return {}, refused
+
+
+def _names_input(location: str | None, inp: GenotypeInput) -> bool:
+    """True when an error's location is the input's source, or its VCF file (``path[:line] [(field)]``)."""
+    if location is None:
+        return False
+    if location == inp.source.reference:
+        return True
+    path = inp.vcf_path
+    return bool(path) and (location == path or location.startswith((f"{path}:", f"{path} (")))
 
 
 def run_risk(twin: Twin) -> tuple[list[RiskResult], list[tuple[str, str]]]:

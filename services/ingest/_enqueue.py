@@ -16,6 +16,7 @@ from typing import Any
 from services.common.twin import SkippedResource
 
 from ._local import source_files
+from ._local_vcf import vcf_files
 from ._runs import RunLog, RunSummary, new_run_id
 from ._runtime import Runtime
 from ._split import enqueue_split
@@ -68,7 +69,14 @@ def enqueue_directory(
         parallel_split = sum(f.stat().st_size for f in source_files(folder)) >= PARALLEL_SPLIT_BYTES
     if parallel_split:
         parts = enqueue_split(app, rt, folder, key, run_id, per_chunk, part_bytes=split_part_bytes)
-        return EnqueuedRun(run_id, key, 0, parts, spool)
+        not_read = [
+            SkippedResource(
+                reference=f"VCF/{f.name}",
+                reason=f"VCF {f.name} not read: loose VCFs are not read in a parallel-split run (large folders)",
+            )
+            for f in vcf_files(folder)
+        ]
+        return EnqueuedRun(run_id, key, 0, parts, spool, not_read)
     result = spool_directory(folder, spool, patients_per_chunk=per_chunk)
     rt.runs.start(run_id, len(result.patients), skipped=result.skipped, ignored=result.ignored)
     for chunk in result.chunks:

@@ -4,7 +4,9 @@
 each resource's patient (``subject`` / ``patient`` references, including Bundle-local ``urn:uuid:``
 references) and returns the resources per patient. Unreadable lines and resources without an id are
 reported in ``ScanResult.skipped`` and the rest still load. Shared resources that a patient's
-resources point at (``Medication``) are attached to that patient's list.
+resources point at (``Medication``) are attached to that patient's list. Loose ``*.vcf`` /
+``*.vcf.gz`` / ``*.bcf`` files are linked to patients by sample or file name (:mod:`._local_vcf`) and
+join their resources as VCF records; a VCF that links to no patient is reported in ``skipped``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import orjson
 
 from services.common.twin import SkippedResource
 
+from ._local_vcf import LOCAL_VCF, link_vcfs, vcf_files
 from ._refs import bundle_urls, patient_target, split_reference
 from ._resource import Resource, reference_of, reference_target, version_of
 from .errors import SourceError
@@ -34,6 +37,7 @@ class ScanResult(Mapping[str, list[Resource]]):
     skipped: list[SkippedResource] = field(default_factory=list)
     read: int = 0
     files: int = 0
+    vcfs: int = 0
 
     def __getitem__(self, patient_id: str) -> list[Resource]:
         return self.patients[patient_id]
@@ -91,6 +95,9 @@ def _iter_document(document: object, where: str) -> Iterator[tuple[Resource, str
     if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
         yield SkippedResource(reference=where, reason="not a FHIR resource (no resourceType)")
         return
+    if document["resourceType"] == LOCAL_VCF:  # only a loose VCF file makes such a record, never its content
+        yield SkippedResource(reference=where, reason="not a FHIR resource type (VCF)")
+        return
     if document["resourceType"] == "Bundle" and document.get("type") in _BUNDLE_TYPES:
         yield from _iter_bundle(document, where)
         return
@@ -117,7 +124,7 @@ def _iter_bundle(bundle: Resource, where: str) -> Iterator[tuple[Resource, str |
                 yield SkippedResource(reference=f"{where}#entry[{index}]", reason="id missing")
                 continue
             resource = {**resource, "id": urls[full_url][1]}
-        if resource["resourceType"] == "Bundle":
+        if resource["resourceType"] in ("Bundle", LOCAL_VCF):
             yield from _iter_document(resource, f"{where}#entry[{index}]")
             continue
         yield resource, patient_target(resource, urls)
@@ -149,6 +156,12 @@ def scan_directory(path: Path | str) -> ScanResult:
                 continue
             positions[key] = len(bucket)
             bucket.append(resource)
+    vcfs = vcf_files(folder)
+    result.vcfs = len(vcfs)
+    linked, unlinked = link_vcfs(vcfs, result.patients)
+    for patient_id, markers in linked.items():
+        result.patients[patient_id].extend(markers)
+    result.skipped.extend(unlinked)
     attach_shared(result.patients, result.shared)
     return result
 

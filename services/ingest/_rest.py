@@ -17,6 +17,7 @@ from services.common.logging import get_logger, patient_ref
 from services.common.settings import Settings
 
 from ._clients import client_for
+from ._local_vcf import LOCAL_VCF
 from ._refs import patient_target
 from ._resource import Resource
 from ._sources import PatientData
@@ -46,6 +47,8 @@ def fetch_patient(client: FhirClient, patient_id: str) -> list[Resource]:
             for resource in client.search(resource_type, {"patient": patient_id, **extra}):
                 # A server that ignores an unknown parameter returns everyone's data: keep only this patient's.
                 owner = patient_target(resource)
+                if resource.get("resourceType") == LOCAL_VCF:  # a marker only a local folder scan makes
+                    continue
                 if owner == patient_id or (owner is None and resource.get("resourceType") == "Medication"):
                     resources.append(resource)
         except FhirHttpError as exc:

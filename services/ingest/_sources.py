@@ -2,7 +2,7 @@
 
 Kinds::
 
-    {"kind": "dir",  "path": "/data/fhir"}                 local Bundles / resources / NDJSON (cached scan)
+    {"kind": "dir",  "path": "/data/fhir"}                 local Bundles / resources / NDJSON / VCFs (cached scan)
     {"kind": "rest", "base_url": "https://ehr/fhir"}       FHIR REST searches for one patient
     {"kind": "bulk", "path": "/spool/chunk-0007.ndjson"}   a spooled chunk of a Bulk export (or a local NDJSON split)
     {"kind": "bulk", "paths": [...]}                       the same chunk written by several split parts
@@ -20,6 +20,7 @@ from typing import Any
 
 from ._attachments import Fetcher
 from ._local import ScanResult, scan_directory, source_files
+from ._local_vcf import vcf_files
 from ._resource import Resource
 from .errors import PatientNotFound, SourceError
 
@@ -51,7 +52,7 @@ _scan_cache: dict[str, tuple[tuple[tuple[str, int, int], ...], ScanResult]] = {}
 
 
 def _signature(path: Path) -> tuple[tuple[str, int, int], ...]:
-    files = source_files(path)
+    files = source_files(path) + vcf_files(path)
     return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
 
 

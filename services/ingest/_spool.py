@@ -24,6 +24,7 @@ from services.common.twin import SkippedResource
 
 from ._build import INPUT_TYPES, OBSERVATION_CODES
 from ._local import attach_shared, iter_file, source_files
+from ._local_vcf import LOCAL_VCF, link_vcfs, vcf_files
 from ._refs import patient_target, split_reference
 from ._resource import Resource
 
@@ -132,8 +133,12 @@ class ChunkWriter:
             handle.write(b"\n")
 
 
-def spool_files(files: list[Path], out_dir: Path, *, patients_per_chunk: int) -> SpoolResult:
-    """Split ``files`` (NDJSON, Bundles, resources) into chunk files of about ``patients_per_chunk`` patients."""
+def spool_files(files: list[Path], out_dir: Path, *, patients_per_chunk: int, vcfs: Sequence[Path] = ()) -> SpoolResult:
+    """Split ``files`` (NDJSON, Bundles, resources) into chunk files of about ``patients_per_chunk`` patients.
+
+    ``vcfs`` (loose VCFs of the folder) are linked to the patients found and written as VCF records to
+    their chunks; the ones that link to no patient are reported in ``skipped``.
+    """
     partitions = max(1, math.ceil(estimate_patients(files) / patients_per_chunk))
     result = SpoolResult()
     with ExitStack() as stack:
@@ -143,6 +148,11 @@ def spool_files(files: list[Path], out_dir: Path, *, patients_per_chunk: int) ->
                 _spool_ndjson(file, writer, result)
             else:
                 spool_json(file, writer, result)
+        linked, unlinked = link_vcfs(vcfs, result.patients)
+        result.skipped.extend(unlinked)
+        for patient_id, markers in linked.items():
+            for record in markers:
+                writer.write(patient_id, orjson.dumps(record))
     result.chunks = [p for p in writer.paths if p.stat().st_size > 0]
     return result
 
@@ -179,6 +189,10 @@ def spool_lines(name: str, lines: Iterable[bytes], writer: ChunkWriter, result: 
             result.read += 1  # read, and not needed for a twin: never parsed, never spooled
             result.ignored += 1
             continue
+        if rtype == LOCAL_VCF:  # only a loose VCF file makes such a record, never a line of input
+            reason = "not a FHIR resource type (VCF)"
+            result.skipped.append(SkippedResource(reference=f"{name}:{number}", reason=reason))
+            continue
         patient_id = None if rtype == "Patient" else fast_patient(line)
         if patient_id is None:
             try:
@@ -188,7 +202,11 @@ def spool_lines(name: str, lines: Iterable[bytes], writer: ChunkWriter, result: 
                     SkippedResource(reference=f"{name}:{number}", reason="invalid JSON line (truncated?)")
                 )
                 continue
-            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            if (
+                not isinstance(resource, dict)
+                or not isinstance(resource.get("resourceType"), str)
+                or resource["resourceType"] == LOCAL_VCF
+            ):
                 result.skipped.append(SkippedResource(reference=f"{name}:{number}", reason="not a resource"))
                 continue
             patient_id = patient_target(resource)
@@ -213,8 +231,8 @@ def spool_streams(
 
 
 def spool_directory(path: Path, out_dir: Path, *, patients_per_chunk: int) -> SpoolResult:
-    """Split a local folder into chunk files (see :func:`spool_files`)."""
-    return spool_files(source_files(path), out_dir, patients_per_chunk=patients_per_chunk)
+    """Split a local folder (FHIR files and loose VCFs) into chunk files (see :func:`spool_files`)."""
+    return spool_files(source_files(path), out_dir, patients_per_chunk=patients_per_chunk, vcfs=vcf_files(path))
 
 
 def iter_chunk(path: Path) -> Iterator[tuple[str, bytes]]:

@@ -82,6 +82,8 @@ def ingest_dir(
         typer.echo(f"run {run.run_id}: {run.patients} patients in {run.tasks} tasks for {run.server}")
     else:  # a large folder: the workers split it first
         typer.echo(f"run {run.run_id}: {run.tasks} split tasks for {run.server}")
+        for skipped in run.skipped:
+            typer.echo(f"  skipped {skipped.reference}: {skipped.reason}")
     if wait:
         _print_summary(_follow(run.run_id, run.patients, timeout))
 
