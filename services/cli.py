@@ -11,6 +11,7 @@ import importlib
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from services.common.errors import TwinRxError
 
@@ -61,6 +62,14 @@ def _build_app(only: str | None = None) -> typer.Typer:
     return app
 
 
+def settings_error_line(exc: ValidationError) -> str:
+    """One line naming the environment variable of the first invalid setting."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    name = f"TWINRX_{field.upper()}" if field else "TWINRX_* settings"
+    return f"invalid {name}: {first['msg']}"
+
+
 def main() -> None:
     """Entry point of the ``twinrx`` console script."""
     requested = sys.argv[1] if len(sys.argv) > 1 else None
@@ -72,6 +81,11 @@ def main() -> None:
     except TwinRxError as exc:
         typer.echo(f"twinrx: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        typer.echo(f"twinrx: error: {settings_error_line(exc)}", err=True)
+        sys.exit(78)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("twinrx: aborted", err=True)
         sys.exit(130)

@@ -5,12 +5,21 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from services.common.errors import InputFileError, UpstreamError
+
+
+class JwtAlg(StrEnum):
+    """The JWT algorithms CDS Hooks recommends; `none` and HMAC are refused by design."""
+
+    ES384 = "ES384"
+    RS384 = "RS384"
+
 
 hook_app = typer.Typer(no_args_is_help=True)
 feedback_app = typer.Typer(no_args_is_help=True)
@@ -32,7 +41,7 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8080,
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes (containers: 1).")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
@@ -81,7 +90,7 @@ def send(
     key: Annotated[Path | None, typer.Option(help="PEM private key (ES384/RS384) to sign the JWT.")] = None,
     kid: Annotated[str, typer.Option(help="JWT kid.")] = "twinrx-dev",
     iss: Annotated[str, typer.Option(help="JWT iss (a trusted client).")] = "https://twinrx.dev/cli",
-    alg: Annotated[str, typer.Option(help="ES384 or RS384.")] = "ES384",
+    alg: Annotated[JwtAlg, typer.Option(help="Signature algorithm (CDS Hooks allows no others).")] = JwtAlg.ES384,
     aud_base: Annotated[str | None, typer.Option(help="Public base URL for aud (default: --url).")] = None,
 ) -> None:
     """Send one CDS Hooks request (signed when --key is given) and print the response."""
@@ -98,7 +107,7 @@ def send(
     token = None
     if key is not None:
         aud = f"{(aud_base or url).rstrip('/')}/cds-services/{service}"
-        token = sign_client_jwt(read_key(key), kid=kid, iss=iss, aud=aud, alg=alg)
+        token = sign_client_jwt(read_key(key), kid=kid, iss=iss, aud=aud, alg=alg.value)
     try:
         resp = send_hook(url, service, body, token=token)
     except httpx.HTTPError as exc:

@@ -84,3 +84,50 @@ def test_hook_send_exit_status_and_non_json_error_body(tmp_path: Path) -> None:
     assert "502 Bad Gateway" in result.stdout
     assert "HTTP 502" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _run_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (
+            {"TWINRX_REDIS_URL": "notaurl"},
+            "twinrx: error: invalid TWINRX_REDIS_URL: Value error, must start with redis://, rediss:// or unix://",
+        ),
+        (
+            {"TWINRX_CDS_TIME_BUDGET_MS": "abc"},
+            "twinrx: error: invalid TWINRX_CDS_TIME_BUDGET_MS: Input should be a valid integer, "
+            "unable to parse string as an integer",
+        ),
+    ],
+)
+def test_invalid_setting_is_one_line_naming_the_variable(env: dict[str, str], line: str) -> None:
+    result = _run_env(env, "serve", "--port", "18999")
+    assert result.returncode == 78
+    assert result.stderr.strip().splitlines() == [line]
+
+
+def test_serve_refuses_a_port_out_of_range() -> None:
+    result = _run("serve", "--port", "99999")
+    assert result.returncode == 2
+    assert "Invalid value for '--port'" in result.stderr
+
+
+def test_hook_send_refuses_hmac(tmp_path: Path) -> None:
+    request = tmp_path / "hook.json"
+    request.write_text("{}")
+    result = _run("hook", "send", str(request), "--alg", "HS256")
+    assert result.returncode == 2
+    assert "'HS256' is not one of 'ES384', 'RS384'" in result.stderr
