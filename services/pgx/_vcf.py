@@ -168,6 +168,7 @@ def read_vcf(path: Path, *, sample: str | None = None, genes: tuple[str, ...] | 
     else:  # unindexed text VCF: a byte-level scan is ~10x faster than parsing every record
         records = scan(path, targets.pos_list, compressed=info.kind == "vcf.gz")
     for variant in records:
+        _check_allele_indexes(variant, wanted, path)
         _collect(variant, targets, names, wanted, raw, blocks, data)
     if data.ref_mismatched >= MIN_MISMATCHES and data.ref_mismatched * 2 > data.ref_checked:
         raise GenomeBuildError(
@@ -204,8 +205,8 @@ def _tabix_records(path: Path, index: TabixIndex, targets: _Targets) -> Any:
         name = next((c for c in candidates if c in names), None)
         if name is None:
             continue
-        for number, line in enumerate(region_lines(path, index, name, start, end), start=1):
-            yield parse_line(line, path, number)
+        for line in region_lines(path, index, name, start, end):
+            yield parse_line(line, path, None)  # a region's line numbers are not the file's
 
 
 def _records(vcf: Any, path: Path, targets: _Targets, has_index: bool, data: VcfData) -> Any:
@@ -233,6 +234,20 @@ def _records(vcf: Any, path: Path, targets: _Targets, has_index: bool, data: Vcf
             raise VcfFormatError(f"unreadable record or truncated file: {exc}", path=str(path)) from exc
 
     return stream()
+
+
+def _check_allele_indexes(variant: Any, wanted: list[int], path: Path) -> None:
+    """A GT allele index past the record's ALT alleles (htslib reads ``0/5`` with one ALT) is an error."""
+    alt_count = len(variant.ALT)
+    for i in wanted:
+        for code in variant.genotypes[i][:-1]:
+            if code > alt_count:
+                raise VcfFormatError(
+                    f"allele index {code} but the record at {variant.CHROM}:{variant.POS} has {alt_count} ALT "
+                    f"allele{'' if alt_count == 1 else 's'}",
+                    path=str(path),
+                    field="GT",
+                )
 
 
 def _collect(

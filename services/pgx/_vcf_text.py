@@ -38,7 +38,29 @@ class TextVariant:
         return self._ps if key == "PS" else None
 
 
-def parse_line(line: bytes, path: Path, number: int) -> TextVariant:
+def _gt_codes(gt: str, alt_count: int, path: Path, number: int | None, fields: list[str]) -> list[int]:
+    """Allele indexes of one GT value (-1 = missing); a malformed value or an index past ALT is an error."""
+    where = "" if number is not None else f" at {fields[0]}:{fields[1]}"  # tabix regions: no file line number
+    codes: list[int] = []
+    for allele in gt.replace("|", "/").split("/"):
+        if allele in (".", ""):
+            codes.append(-1)
+            continue
+        if not (allele.isascii() and allele.isdigit()):
+            raise VcfFormatError(f"invalid genotype {gt!r}{where}", path=str(path), line=number, field="GT")
+        code = int(allele)
+        if code > alt_count:
+            raise VcfFormatError(
+                f"allele index {code} but the record{where} has {alt_count} ALT allele{'' if alt_count == 1 else 's'}",
+                path=str(path),
+                line=number,
+                field="GT",
+            )
+        codes.append(code)
+    return codes
+
+
+def parse_line(line: bytes, path: Path, number: int | None) -> TextVariant:
     fields = line.rstrip(b"\r\n").decode("utf-8", "replace").split("\t")
     if len(fields) < 8:
         raise VcfFormatError("record has fewer than 8 columns", path=str(path), line=number)
@@ -50,6 +72,7 @@ def parse_line(line: bytes, path: Path, number: int) -> TextVariant:
     for item in fields[7].split(";"):
         key, _, value = item.partition("=")
         info[key] = value
+    alt_count = len(fields[4].split(",")) if fields[4] != "." else 0
     genotypes: list[list[int | bool]] = []
     ps_rows: list[list[int]] = []
     has_ps = False
@@ -61,7 +84,7 @@ def parse_line(line: bytes, path: Path, number: int) -> TextVariant:
         for sample in fields[9:]:
             values = sample.split(":")
             gt = values[gt_at] if 0 <= gt_at < len(values) else "."
-            codes: list[int | bool] = [-1 if a in (".", "") else int(a) for a in gt.replace("|", "/").split("/")]
+            codes: list[int | bool] = list(_gt_codes(gt, alt_count, path, number, fields))
             genotypes.append([*codes, "|" in gt])
             ps = values[ps_at] if 0 <= ps_at < len(values) else "."
             ps_rows.append([int(ps) if ps.isdigit() else -1])

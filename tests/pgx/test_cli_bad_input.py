@@ -1,0 +1,83 @@
+"""Bad input to ``twinrx pgx``: one line on stderr naming the file/line/field or value, and the exit code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.pgx.conftest import write_vcf
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "chr10 94775367 A G"  # CYP2C19*2 region, one ALT allele; record on line 4 of write_vcf's file
+
+
+def twinrx(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, check=False
+    )
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if not line.startswith(("[W::", "[E::"))]  # htslib
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("gt", "message"),
+    [
+        ("foo", "invalid genotype 'foo'"),
+        ("-1/1", "invalid genotype '-1/1'"),
+        ("0/5", "allele index 5 but the record has 1 ALT allele"),
+        ("1|x", "invalid genotype '1|x'"),
+    ],
+)
+@pytest.mark.parametrize("compressed", [False, True])
+def test_bad_genotype_is_one_line(tmp_path: Path, gt: str, message: str, compressed: bool) -> None:
+    vcf = write_vcf(tmp_path / "bad.vcf", [f"{SITE} {gt}"])
+    name = "bad.vcf"
+    if compressed:
+        import gzip
+
+        with gzip.open(tmp_path / "bad.vcf.gz", "wb") as out:
+            out.write(vcf.read_bytes())
+        name = "bad.vcf.gz"
+    result = twinrx("pgx", "call", name, cwd=tmp_path)
+    assert result.returncode == 2
+    assert error_line(result) == f"twinrx: error: {name}:4 (GT): {message}"
+    assert result.stdout == ""
+
+
+def test_bad_genotype_in_tabix_and_csi_indexed_files(tmp_path: Path) -> None:
+    if shutil.which("bgzip") is None or shutil.which("tabix") is None:
+        pytest.skip("bgzip/tabix not installed (apt-get install tabix)")
+    for gt, message in (
+        ("0/5", "allele index 5 but the record at chr10:94775367 has 1 ALT allele"),
+        ("foo", "invalid genotype 'foo' at chr10:94775367"),
+    ):
+        for flag in ("", "-C"):
+            work = tmp_path / f"{flag or 'tbi'}-{gt.replace('/', '')}"
+            work.mkdir()
+            vcf = write_vcf(work / "bad.vcf", [f"{SITE} {gt}"])
+            subprocess.run(["bgzip", str(vcf)], check=True)
+            subprocess.run(["tabix", *([flag] if flag else []), "-p", "vcf", str(work / "bad.vcf.gz")], check=True)
+            result = twinrx("pgx", "call", "bad.vcf.gz", cwd=work)
+            assert result.returncode == 2, result.stderr
+            line = error_line(result)
+            if flag and gt == "foo":  # htslib (CSI index) refuses the record itself
+                assert line.startswith("twinrx: error: bad.vcf.gz: cannot read region chr10:")
+            else:
+                assert line == f"twinrx: error: bad.vcf.gz (GT): {message}"
+
+
+def test_missing_genotype_is_still_missing(tmp_path: Path) -> None:
+    write_vcf(tmp_path / "ok.vcf", [f"{SITE} ./."])
+    result = twinrx("pgx", "call", "ok.vcf", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
