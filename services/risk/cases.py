@@ -16,7 +16,7 @@ from services.risk._data import load
 from services.risk.errors import CaseInputError
 from services.risk.units import convert
 
-__all__ = ["MODEL_ALIASES", "OUTPUT_KEYS", "canonical_model", "score_case"]
+__all__ = ["INPUT_KEYS", "MODEL_ALIASES", "OUTPUT_KEYS", "canonical_model", "score_case", "score_case_explained"]
 
 MODEL_ALIASES: Final = {
     "prevent": "prevent",
@@ -42,6 +42,47 @@ OUTPUT_KEYS: Final[dict[str, tuple[str, ...]]] = {
         "phenoage_den009165",
     ),
     "findrisc": ("points", "category"),
+}
+
+
+_TC: Final = ("total_chol_mg_dL", "total_chol_mmol_L")
+_HDL: Final = ("hdl_mg_dL", "hdl_mmol_L")
+_RISK_FACTORS: Final = ("sbp_mmHg", "bp_treated", "current_smoker", "diabetes")
+
+# The input names each model accepts; anything else in ``inputs`` is an error (a typo must not be
+# silently ignored). ``sex`` is accepted by PhenoAge, which does not use it: the reference cases carry it.
+INPUT_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "prevent": ("age_years", "sex", *_RISK_FACTORS, "egfr_mL_min_1_73m2", *_TC, *_HDL, "statin", "bmi_kg_m2"),
+    "pce": ("age_years", "sex", "race", *_TC, *_HDL, *_RISK_FACTORS),
+    "phenoage": (
+        "age_years",
+        "sex",
+        "albumin_g_L",
+        "albumin_g_dL",
+        "creatinine_umol_L",
+        "creatinine_mg_dL",
+        "glucose_mmol_L",
+        "glucose_mg_dL",
+        "ln_crp_mg_dL",
+        "crp_mg_dL",
+        "crp_mg_L",
+        "lymphocyte_percent",
+        "mcv_fL",
+        "rdw_percent",
+        "alp_U_L",
+        "wbc_10e3_per_uL",
+    ),
+    "findrisc": (
+        "age_years",
+        "sex",
+        "bmi_kg_m2",
+        "waist_cm",
+        "physically_active_30min_daily",
+        "vegetables_fruit_daily",
+        "antihypertensive_ever",
+        "history_high_glucose",
+        "family_history_diabetes",
+    ),
 }
 
 
@@ -98,7 +139,7 @@ class _Fields:
         return age
 
 
-def _prevent(f: _Fields) -> dict[str, Any]:
+def _prevent(f: _Fields) -> tuple[dict[str, Any], dict[str, str]]:
     tc = f.lab("total_cholesterol", {"total_chol_mg_dL": "mg/dL", "total_chol_mmol_L": "mmol/L"})
     hdl = f.lab("hdl_cholesterol", {"hdl_mg_dL": "mg/dL", "hdl_mmol_L": "mmol/L"})
     bmi = convert("bmi", f.number("bmi_kg_m2"), "kg/m2", "bmi_kg_m2").value if f.has("bmi_kg_m2") else None
@@ -116,14 +157,19 @@ def _prevent(f: _Fields) -> dict[str, Any]:
         bmi=bmi,
     )
     out: dict[str, Any] = {}
+    reasons: dict[str, str] = {}
     for outcome in prevent.OUTCOMES:
-        needs_bmi = outcome.startswith("heart_failure")
-        ok = not (needs_bmi and bmi is None) and prevent.inapplicable(x, outcome) is None
-        out[outcome] = round(prevent.risk(x, outcome), 6) if ok else None
-    return out
+        if outcome.startswith("heart_failure") and bmi is None:
+            reason: str | None = "heart-failure risk needs bmi_kg_m2"
+        else:
+            reason = prevent.inapplicable(x, outcome)
+        out[outcome] = None if reason else round(prevent.risk(x, outcome), 6)
+        if reason:
+            reasons[outcome] = reason
+    return out, reasons
 
 
-def _pce(f: _Fields) -> dict[str, Any]:
+def _pce(f: _Fields) -> tuple[dict[str, Any], dict[str, str]]:
     x = pce.PceInputs(
         age=f.age(),
         sex=f.choice("sex", ("female", "male")),  # type: ignore[arg-type]
@@ -135,12 +181,13 @@ def _pce(f: _Fields) -> dict[str, Any]:
         smoker=f.flag("current_smoker"),
         diabetes=f.flag("diabetes"),
     )
-    if pce.inapplicable(x):
-        return {"risk_10y_percent": None}
-    return {"risk_10y_percent": round(100.0 * pce.risk(x), 6)}
+    reason = pce.inapplicable(x)
+    if reason:
+        return {"risk_10y_percent": None}, {"risk_10y_percent": reason}
+    return {"risk_10y_percent": round(100.0 * pce.risk(x), 6)}, {}
 
 
-def _phenoage(f: _Fields) -> dict[str, Any]:
+def _phenoage(f: _Fields) -> tuple[dict[str, Any], dict[str, str]]:
     if f.has("ln_crp_mg_dL"):
         crp = math.exp(f.number("ln_crp_mg_dL"))
     else:
@@ -169,10 +216,10 @@ def _phenoage(f: _Fields) -> dict[str, Any]:
         "mortality_score": round(levine.mortality_score, 8),
         "phenoage_den0090165": round(levine.phenoage, 6),
         "phenoage_den009165": round(levine_alt.phenoage, 6),
-    }
+    }, {}
 
 
-def _findrisc(f: _Fields) -> dict[str, Any]:
+def _findrisc(f: _Fields) -> tuple[dict[str, Any], dict[str, str]]:
     x = findrisc.FindriscInputs(
         age=f.age(),
         bmi=convert("bmi", f.number("bmi_kg_m2"), "kg/m2", "bmi_kg_m2").value,
@@ -187,7 +234,7 @@ def _findrisc(f: _Fields) -> dict[str, Any]:
         ),
     )
     total = findrisc.points(x)
-    return {"points": total, "category": findrisc.category(total)}
+    return {"points": total, "category": findrisc.category(total)}, {}
 
 
 _SCORERS = {"prevent": _prevent, "pce": _pce, "phenoage": _phenoage, "findrisc": _findrisc}
@@ -197,17 +244,32 @@ def score_case(model: str, inputs: Mapping[str, Any], *, keys: Collection[str] |
     """Score one case's ``inputs`` with ``model``; the keys are those of the cases' ``expected`` objects.
 
     ``keys`` narrows the output to (exactly) those keys, e.g. a case's own ``expected`` keys; an
-    unknown key is an error. A result outside the model's validated range is ``None``.
+    unknown key (output or input) is an error. A result outside the model's validated range is
+    ``None``; :func:`score_case_explained` also says why.
     """
+    return score_case_explained(model, inputs, keys=keys)[0]
+
+
+def score_case_explained(
+    model: str, inputs: Mapping[str, Any], *, keys: Collection[str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`score_case` and, for each ``None`` result, the reason it is not applicable."""
     name = canonical_model(model)
     if not isinstance(inputs, Mapping):
         raise CaseInputError("must be a JSON object", location="inputs")
-    result = _SCORERS[name](_Fields(inputs))
+    known = INPUT_KEYS[name]
+    unknown_inputs = [k for k in inputs if k not in known]
+    if unknown_inputs:
+        listed = ", ".join(repr(k) for k in unknown_inputs)
+        raise CaseInputError(
+            f"unknown input{'s' if len(unknown_inputs) > 1 else ''} {listed} (known: {', '.join(known)})"
+        )
+    result, reasons = _SCORERS[name](_Fields(inputs))
     if keys is None:
-        return result
+        return result, reasons
     unknown = [k for k in keys if k not in result]
     if unknown:
         raise CaseInputError(
             f"model {name} has no output {', '.join(unknown)} (outputs: {', '.join(result)})", location="expected"
         )
-    return {k: result[k] for k in keys}
+    return {k: result[k] for k in keys}, {k: reasons[k] for k in keys if k in reasons}

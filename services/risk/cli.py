@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from services.common.errors import InputFileError, TwinRxError
-from services.risk.cases import canonical_model, score_case
+from services.risk.cases import canonical_model, score_case_explained
 from services.risk.prs import PrsOptions, PrsResult, ReferencePanel, add_percentiles, score_vcf
 
 risk_app = typer.Typer(no_args_is_help=True)
@@ -32,19 +32,29 @@ def _read_json(path: Path) -> Any:
         raise InputFileError(f"not valid JSON (line {exc.lineno}, column {exc.colno})", location=str(path)) from None
 
 
+# Case fields that are not inputs, dropped when a case file gives its inputs at the top level.
+_CASE_FIELDS = ("id", "model", "expected")
+
+
 def _score_one(model: str, case: Any, where: str) -> dict[str, Any]:
     if not isinstance(case, dict):
         raise InputFileError("a case must be a JSON object", location=where)
-    inputs = case.get("inputs", case)
+    inputs = case["inputs"] if "inputs" in case else {k: v for k, v in case.items() if k not in _CASE_FIELDS}
     expected = case.get("expected")
     keys = list(expected) if isinstance(expected, dict) else None
     if "model" in case and "inputs" in case and canonical_model(str(case["model"])) != canonical_model(model):
         raise InputFileError(f"case is for model {case['model']!r}, not {model!r}", location=where)
     try:
-        return score_case(model, inputs, keys=keys)
+        result, reasons = score_case_explained(model, inputs, keys=keys)
     except TwinRxError as exc:
         exc.location = f"{where}: {exc.location}" if exc.location else where
         raise
+    by_reason: dict[str, list[str]] = {}
+    for output, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(output)
+    for reason, outputs in by_reason.items():
+        typer.echo(f"twinrx: note: {where}: {', '.join(outputs)} not applicable: {reason}", err=True)
+    return result
 
 
 @risk_app.command("score")
@@ -52,9 +62,15 @@ def score(
     model: Annotated[str, typer.Argument(help="prevent, pce, phenoage or findrisc")],
     inputs: Annotated[Path, typer.Option("--inputs", help="A case JSON file (one case or a list of cases).")],
 ) -> None:
-    """Score reference-case inputs with one model and print the results as JSON."""
+    """Score reference-case inputs with one model and print the results as JSON.
+
+    An unknown input name is an error; a result outside the model's validated range is null, and a
+    ``twinrx: note:`` line on stderr says why.
+    """
     canonical_model(model)
     data = _read_json(inputs)
+    if data == []:
+        raise InputFileError("no cases", location=str(inputs))
     if isinstance(data, list):
         results: Any = [
             _score_one(model, case, f"{inputs} case {case.get('id', i) if isinstance(case, dict) else i}")
