@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import cache
 
@@ -74,3 +75,24 @@ def genes_for_drug(drug: Drug) -> list[str]:
     """Genes any guideline for ``drug`` depends on (empty when the drug has no guidance)."""
     entry = _kb.drugs().get(drug.name.lower())
     return list(entry["genes"]) if entry else []
+
+
+@cache
+def _known_names() -> tuple[str, ...]:
+    """Every drug name the kb knows: guideline ingredients, brands and ingredients of its clinical drugs."""
+    products = _kb.products()
+    names = set(_kb.drugs()) | set(products["brands"])
+    names.update(n for group in ("brands", "products") for v in products[group].values() for n in v)
+    return tuple(sorted(names))
+
+
+def close_drug_names(text: str, *, cutoff: float = 0.85) -> list[str]:
+    """Known drug names within a small edit distance of ``text`` (a likely typo), best first; empty if none.
+
+    The kb holds only drugs with pharmacogenomic guidance, so a name it does not know may be a real drug
+    without guidance (amoxicillin) or a typo; only a near miss of a known name is taken for a typo.
+    """
+    name = ingredient_text(text)
+    if not name or name in _known_names():
+        return []
+    return difflib.get_close_matches(name, _known_names(), n=3, cutoff=cutoff)

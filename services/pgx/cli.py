@@ -10,9 +10,10 @@ import typer
 
 from services.common.twin import GeneResult
 from services.pgx._caller import call_vcf
+from services.pgx._drugs import close_drug_names, resolve_drug
 from services.pgx._outside import outside_call
 from services.pgx._recommend import recommend
-from services.pgx.errors import PGxFileError, PGxValueError
+from services.pgx.errors import PGxFileError, PGxValueError, UnknownDrug
 from services.pgx.fhir import genotype_observation, implication_observation, provenance
 
 pgx_app = typer.Typer(no_args_is_help=True)
@@ -80,6 +81,10 @@ def _profile_from_json(path: Path) -> dict[str, GeneResult]:
     return profile
 
 
+def _or_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 @pgx_app.command("recommend", help="Look up CPIC (or DPWG) recommendations for a drug and a genotype.")
 def recommend_command(
     drug: Annotated[str, typer.Option("--drug", help="RxNorm code, ingredient name or clinical-drug text.")],
@@ -89,6 +94,8 @@ def recommend_command(
     ] = None,
     output_format: Annotated[str, typer.Option("--format", help="json or fhir.")] = "json",
 ) -> None:
+    if not drug.strip():
+        raise PGxValueError("empty drug: give an RxNorm code, ingredient name or clinical-drug text", location="--drug")
     if (call_json is None) == (not diplotype):
         raise PGxValueError("give either --call-json or --diplotype GENE=DIPLOTYPE", location="--diplotype")
     profile = _profile_from_json(call_json) if call_json is not None else {}
@@ -98,6 +105,13 @@ def recommend_command(
             raise PGxValueError(f"expected GENE=DIPLOTYPE, got {item!r}", location="--diplotype")
         result = outside_call(gene, value)
         profile[result.gene] = result
+    if resolve_drug(drug) is None:
+        # The kb knows only drugs with guidance: a near miss of one of its names is a typo, anything else may
+        # be a real drug without PGx guidance (the library answers "no-guidance", right for CDS cards).
+        close = close_drug_names(drug)
+        if close:
+            raise UnknownDrug(f"unknown drug {drug!r} (did you mean {_or_list(close)}?)")
+        typer.echo(f"twinrx: note: no PGx guidance for {drug!r} (drug not in the knowledge base)", err=True)
     guidance = recommend(drug, profile)
     if output_format == "fhir":
         patient = "Patient/example"

@@ -9,7 +9,8 @@ TwinRxError
     └── ValidationFailure
         └── PGxValueError         a gene, diplotype or drug query is malformed
 NotFound
-└── SampleNotFound                the requested sample is not in the VCF
+├── SampleNotFound                the requested sample is not in the VCF
+└── UnknownDrug                   a drug query is a near miss of a known drug name (a typo)
 """
 
 from __future__ import annotations
@@ -50,3 +51,7 @@ class PGxValueError(ValidationFailure):
 
 class SampleNotFound(NotFound):
     """Raised when ``--sample`` names a sample the VCF does not hold."""
+
+
+class UnknownDrug(NotFound):
+    """Raised by the CLI when ``--drug`` resolves to nothing and is a near miss of a name the kb knows."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,3 +82,37 @@ def test_missing_genotype_is_still_missing(tmp_path: Path) -> None:
     write_vcf(tmp_path / "ok.vcf", [f"{SITE} ./."])
     result = twinrx("pgx", "call", "ok.vcf", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_misspelt_drug_is_not_found(tmp_path: Path) -> None:
+    result = twinrx("pgx", "recommend", "--drug", "clopidogrell", "--diplotype", "CYP2C19=*2/*2", cwd=tmp_path)
+    assert result.returncode == 3
+    assert error_line(result) == "twinrx: error: unknown drug 'clopidogrell' (did you mean clopidogrel?)"
+    assert result.stdout == ""
+    text = twinrx("pgx", "recommend", "--drug", "Plavx 75 MG Oral Tablet", "--diplotype", "CYP2C19=*2/*2", cwd=tmp_path)
+    assert (text.returncode, error_line(text)) == (
+        3,
+        "twinrx: error: unknown drug 'Plavx 75 MG Oral Tablet' (did you mean plavix?)",
+    )
+
+
+def test_drug_without_guidance_says_so_on_stderr(tmp_path: Path) -> None:
+    result = twinrx("pgx", "recommend", "--drug", "amoxicillin", "--diplotype", "CYP2C19=*2/*2", cwd=tmp_path)
+    assert result.returncode == 0
+    assert error_line(result) == "twinrx: note: no PGx guidance for 'amoxicillin' (drug not in the knowledge base)"
+    assert json.loads(result.stdout)["status"] == "no-guidance"
+
+
+def test_known_drug_prints_nothing_on_stderr(tmp_path: Path) -> None:
+    result = twinrx("pgx", "recommend", "--drug", "clopidogrel", "--diplotype", "CYP2C19=*2/*2", cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout)["status"] == "actionable"
+
+
+@pytest.mark.parametrize("drug", ["", "  "])
+def test_empty_drug_is_a_usage_error(tmp_path: Path, drug: str) -> None:
+    result = twinrx("pgx", "recommend", "--drug", drug, "--diplotype", "CYP2C19=*2/*2", cwd=tmp_path)
+    assert result.returncode == 2
+    assert error_line(result) == (
+        "twinrx: error: --drug: empty drug: give an RxNorm code, ingredient name or clinical-drug text"
+    )
