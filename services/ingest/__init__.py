@@ -4,6 +4,7 @@ Public API (everything else is private)::
 
     build_twin(server, patient_id, resources, *, work_dir=None, previous=None, fetch=None) -> BuildResult
     scan_directory(path) -> ScanResult        mapping patient_id -> resources of a local folder
+    unreadable_files(folder, skipped) -> [(path, reason)]   the files a scan could not read at all
     enqueue_directory(app, runtime, path, *, server=None, parallel_split=None) -> EnqueuedRun
         chunks of patients as twinrx.ingest.sync_chunk tasks (large folders split by the workers)
     enqueue_patients(app, runs, server, patient_ids, source) -> EnqueuedRun
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from ._build import BuildResult, build_twin, input_fingerprint
 from ._enqueue import EnqueuedRun, enqueue_directory, enqueue_patients, local_server, wait_for_run
-from ._local import ScanResult, scan_directory
+from ._local import ScanResult, scan_directory, unreadable_files
 from ._runs import RunLog, RunSummary
 from ._runtime import Runtime, make_runtime, runtime
 from ._sync import SyncOutcome, normalise_server, sync_resources
@@ -61,5 +62,6 @@ __all__ = [
     "runtime",
     "scan_directory",
     "sync_resources",
+    "unreadable_files",
     "wait_for_run",
 ]

@@ -11,7 +11,7 @@ join their resources as VCF records; a VCF that links to no patient is reported 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,8 @@ from .errors import SourceError
 
 _BUNDLE_TYPES = frozenset({"collection", "transaction", "batch", "searchset", "document", "history", "message"})
 _IGNORED_FILES = frozenset({"log.ndjson"})  # a Bulk export's event log, not resources
+# Reasons the scanner gives for a whole file (or NDJSON line) it could not read.
+FILE_LEVEL_REASONS = ("unreadable JSON", "invalid JSON line", "not a FHIR resource", "Bundle.entry is not a list")
 
 
 @dataclass
@@ -47,6 +49,22 @@ class ScanResult(Mapping[str, list[Resource]]):
 
     def __len__(self) -> int:
         return len(self.patients)
+
+
+def unreadable_files(folder: Path, skipped: Iterable[SkippedResource]) -> list[tuple[str, str]]:
+    """``(path[:line], reason)`` of each file (or NDJSON line) in ``skipped`` that could not be read at all."""
+    return [(_locate(folder, s.reference), s.reason) for s in skipped if s.reason.startswith(FILE_LEVEL_REASONS)]
+
+
+def _locate(folder: Path, reference: str) -> str:
+    """The path of a skipped file (the scanner reports bare names, maybe with ``:line``)."""
+    name, _, line = reference.partition(":")
+    if folder.is_file():
+        path = str(folder)
+    else:
+        matches = sorted(folder.rglob(name.split("#", 1)[0]))
+        path = str(matches[0]) if matches else str(folder / name)
+    return f"{path}:{line}" if line else path
 
 
 def source_files(path: Path) -> list[Path]:

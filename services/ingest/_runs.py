@@ -122,6 +122,10 @@ class RunLog:
         except redis.RedisError as exc:
             raise TransientUpstreamError(f"run log unavailable: {exc.__class__.__name__}") from exc
 
+    def exists(self, run_id: str) -> bool:
+        """Whether ``run_id`` was started (and has not expired)."""
+        return bool(self._redis.exists(f"{_PREFIX}{run_id}:meta"))
+
     def summary(self, run_id: str) -> RunSummary:
         """The run's aggregate so far."""
         meta = self._redis.hgetall(f"{_PREFIX}{run_id}:meta")

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from services.common.errors import ConfigError
+from services.common.errors import ConfigError, InputFileError, NotFound
 from services.common.logging import configure_logging
 from services.common.settings import get_settings
 
@@ -71,13 +71,28 @@ def ingest_dir(
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 3600.0,
 ) -> None:
-    """Ingest a local folder: one task per chunk of patients."""
+    """Ingest a local folder: one task per chunk of patients.
+
+    Files that cannot be read at all are named on stderr; when nothing could be read the command fails.
+    """
+    if not path.exists():  # before the broker: a wrong path is the first thing to fix
+        raise InputFileError("no such file or folder", location=str(path))
     _require_broker()
     from ._enqueue import enqueue_directory
+    from ._local import unreadable_files
     from ._runtime import runtime
     from .tasks import app
 
     run = enqueue_directory(app, runtime(), path, server=server)
+    unreadable = unreadable_files(path, run.skipped)
+    for location, reason in unreadable:
+        typer.echo(f"twinrx: warning: {location}: {reason}", err=True)
+    if not run.patients and not run.tasks:  # not a parallel split, and no patient found
+        if unreadable:
+            location, reason = unreadable[0]
+            more = f"; {len(unreadable) - 1} more unreadable" if len(unreadable) > 1 else ""
+            raise InputFileError(f"nothing could be read: malformed input ({reason}){more}", location=location)
+        raise InputFileError("no patients found (expected FHIR Bundles, resources or Bulk NDJSON)", location=str(path))
     if run.patients:
         typer.echo(f"run {run.run_id}: {run.patients} patients in {run.tasks} tasks for {run.server}")
     else:  # a large folder: the workers split it first
@@ -138,7 +153,10 @@ def ingest_status(run_id: Annotated[str, typer.Argument(help="Run id printed by 
     _require_broker()
     from ._runtime import runtime
 
-    _print_summary(runtime().runs.summary(run_id))
+    runs = runtime().runs
+    if not runs.exists(run_id):
+        raise NotFound(f"unknown run {run_id!r}")
+    _print_summary(runs.summary(run_id))
 
 
 def worker(

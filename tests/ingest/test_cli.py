@@ -76,3 +76,61 @@ def test_ingest_patient_from_a_fhir_server(ingest_settings: Settings, synthea: P
     assert "patients 1/1, resources read 42, twins updated 1" in done.stdout
     twin = TwinStore(make_runtime(ingest_settings).redis).get(server.base, patient)
     assert twin is not None and twin.smoking == "former"
+
+
+def _ingest(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(TWINRX), "ingest", *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_ingest_dir_of_only_a_truncated_bundle_names_it_and_fails(ingest_settings: Settings, tmp_path: Path) -> None:
+    assert ingest_settings.redis_url is not None
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bundle = folder / "bundle.json"
+    bundle.write_text('{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType"')
+    env = worker_env(ingest_settings.redis_url, tmp_path / "work")
+    done = _ingest(env, "dir", str(folder), "--no-wait")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"twinrx: warning: {bundle}: unreadable JSON (JSONDecodeError)\n"
+        f"twinrx: error: {bundle}: nothing could be read: malformed input (unreadable JSON (JSONDecodeError))\n"
+    )
+
+
+def test_ingest_dir_of_no_fhir_files_fails(ingest_settings: Settings, tmp_path: Path) -> None:
+    assert ingest_settings.redis_url is not None
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    done = _ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "dir", str(folder), "--no-wait")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"twinrx: error: {folder}: no patients found (expected FHIR Bundles, resources or Bulk NDJSON)\n"
+    )
+
+
+def test_ingest_dir_names_an_unreadable_file_next_to_readable_ones(ingest_settings: Settings, tmp_path: Path) -> None:
+    assert ingest_settings.redis_url is not None
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(DATA / "legacy-pgx.json", folder)
+    (folder / "cut.json").write_text('{"resourceType": "Bundle", "ent')
+    done = _ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "dir", str(folder), "--no-wait")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].endswith("patients in 1 tasks for local:in")
+    assert f"twinrx: warning: {folder / 'cut.json'}: unreadable JSON (JSONDecodeError)\n" in done.stderr
+
+
+def test_ingest_status_of_an_unknown_run_is_not_found(ingest_settings: Settings, tmp_path: Path) -> None:
+    assert ingest_settings.redis_url is not None
+    done = _ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "status", "nosuchrun")
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr == "twinrx: error: unknown run 'nosuchrun'\n"
+
+
+def test_ingest_dir_checks_the_path_before_the_broker(tmp_path: Path) -> None:
+    env = worker_env("", tmp_path)
+    env.pop("TWINRX_REDIS_URL")
+    missing = tmp_path / "nonexistent"
+    done = _ingest(env, "dir", str(missing))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"twinrx: error: {missing}: no such file or folder\n"
