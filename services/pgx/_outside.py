@@ -244,11 +244,28 @@ def read_outside_calls(path: Path) -> list[GeneResult]:
             continue
         fields = line.rstrip("\n").split("\t")
         gene = normalise_gene(fields[0])
-        if len(fields) < 2 or not fields[1].strip():  # PharmCAT allows phenotype / score only, or no call
+        first, _, rest = fields[0].strip().partition(" ")
+        if rest.strip() and gene not in known_genes() and normalise_gene(first) in known_genes():
+            raise PGxFileError(
+                f"gene and diplotype must be separated by a tab, got {fields[0].strip()!r}",
+                path=str(path),
+                line=number,
+                field="gene",
+            )
+        if len(fields) < 2 or not fields[1].strip():  # PharmCAT allows phenotype / score only, not a bare gene
             if gene not in known_genes():
                 raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")
             pheno = fields[2].strip() if len(fields) > 2 else ""
             score = fields[3].strip() if len(fields) > 3 else ""
+            if len(fields) < 2:  # "GENE<TAB>" is PharmCAT's explicit no-call; a lone gene is a broken row
+                raise PGxFileError(
+                    f"{gene} has no diplotype column (expected gene<TAB>diplotype; 'gene<TAB>' for no call)",
+                    path=str(path),
+                    line=number,
+                    field="diplotype",
+                )
+            if gene in results:
+                raise PGxFileError(f"gene {gene} given twice", path=str(path), line=number, field="gene")
             if pheno or score:
                 results[gene] = outside_phenotype(gene, pheno or None, activity_score=score or None, source=source)
             else:

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from services.common.twin import GeneResult
+from services.pgx import _kb
 from services.pgx._caller import call_vcf
 from services.pgx._drugs import close_drug_names, resolve_drug
-from services.pgx._outside import outside_call
+from services.pgx._outside import known_genes, normalise_gene, outside_call
 from services.pgx._recommend import recommend
 from services.pgx.errors import PGxFileError, PGxValueError, UnknownDrug
 from services.pgx.fhir import genotype_observation, implication_observation, provenance
@@ -81,6 +82,11 @@ def _profile_from_json(path: Path) -> dict[str, GeneResult]:
     return profile
 
 
+def _accepted_genes() -> frozenset[str]:
+    """Genes with a phenotype table, HLA, and genes a guideline names without one (CYP4F2 for warfarin)."""
+    return known_genes() | {gene for g in _kb.guidelines() for gene in g.get("genes") or []}
+
+
 def _or_list(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
@@ -103,7 +109,11 @@ def recommend_command(
         gene, sep, value = item.partition("=")
         if not sep or not gene.strip() or not value.strip():
             raise PGxValueError(f"expected GENE=DIPLOTYPE, got {item!r}", location="--diplotype")
+        if normalise_gene(gene) not in _accepted_genes():
+            raise PGxValueError(f"unknown gene {gene.strip()!r} (not in the knowledge base)", location="--diplotype")
         result = outside_call(gene, value)
+        for warning in result.warnings:
+            typer.echo(f"twinrx: warning: {warning}", err=True)
         profile[result.gene] = result
     if resolve_drug(drug) is None:
         # The kb knows only drugs with guidance: a near miss of one of its names is a typo, anything else may

@@ -116,3 +116,47 @@ def test_empty_drug_is_a_usage_error(tmp_path: Path, drug: str) -> None:
     assert error_line(result) == (
         "twinrx: error: --drug: empty drug: give an RxNorm code, ingredient name or clinical-drug text"
     )
+
+
+def test_unknown_gene_in_diplotype_is_an_error(tmp_path: Path) -> None:
+    result = twinrx("pgx", "recommend", "--drug", "clopidogrel", "--diplotype", "FOO1=*1/*1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert error_line(result) == "twinrx: error: --diplotype: unknown gene 'FOO1' (not in the knowledge base)"
+    assert result.stdout == ""
+
+
+def test_unknown_allele_keeps_the_result_and_warns_on_stderr(tmp_path: Path) -> None:
+    result = twinrx("pgx", "recommend", "--drug", "clopidogrel", "--diplotype", "CYP2C19=*999/*2", cwd=tmp_path)
+    assert result.returncode == 0
+    assert error_line(result) == (
+        "twinrx: warning: CYP2C19: allele(s) *999 not defined in the knowledge base; no phenotype assigned"
+    )
+    assert json.loads(result.stdout)["status"] == "genotype-unknown"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "CYP2D6",
+            "o.tsv:2 (diplotype): CYP2D6 has no diplotype column"
+            " (expected gene<TAB>diplotype; 'gene<TAB>' for no call)",
+        ),
+        ("CYP2D6 *4/*4", "o.tsv:2 (gene): gene and diplotype must be separated by a tab, got 'CYP2D6 *4/*4'"),
+        ("FOO1\t*1/*1", "o.tsv:2 (gene): unknown gene 'FOO1'"),
+    ],
+)
+def test_malformed_outside_call_row(tmp_path: Path, row: str, message: str) -> None:
+    write_vcf(tmp_path / "a.vcf", [f"{SITE} 0/1"])
+    (tmp_path / "o.tsv").write_text(f"CYP2C9\t*1/*1\n{row}\n", encoding="utf-8")
+    result = twinrx("pgx", "call", "a.vcf", "--outside-calls", "o.tsv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert error_line(result) == f"twinrx: error: {message}"
+    assert result.stdout == ""
+
+
+def test_outside_call_gene_with_empty_diplotype_is_a_no_call(tmp_path: Path) -> None:
+    write_vcf(tmp_path / "a.vcf", [f"{SITE} 0/1"])
+    (tmp_path / "o.tsv").write_text("CYP2D6\t\n", encoding="utf-8")
+    result = twinrx("pgx", "call", "a.vcf", "--outside-calls", "o.tsv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
