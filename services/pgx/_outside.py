@@ -233,6 +233,8 @@ def hla_status(result: GeneResult, allele: str) -> str | None:
 
 def read_outside_calls(path: Path) -> list[GeneResult]:
     """Read PharmCAT's outside-call TSV: gene<TAB>diplotype[<TAB>phenotype[<TAB>activity score]]."""
+    if path.is_dir():
+        raise PGxFileError("is a directory, not an outside-call TSV", path=str(path))
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

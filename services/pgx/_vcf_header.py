@@ -59,6 +59,8 @@ def _header_text(path: Path, compressed: bool) -> tuple[list[str], bool]:
 
 def check_file(path: Path) -> FileInfo:
     """Validate type, header and build; raise a one-line error naming file/line/field if unusable."""
+    if path.is_dir():
+        raise PGxFileError("is a directory, not a VCF/BCF file", path=str(path))
     if not path.is_file():
         raise PGxFileError("file not found", path=str(path))
     with path.open("rb") as handle:

@@ -56,6 +56,8 @@ def call_command(
 
 
 def _profile_from_json(path: Path) -> dict[str, GeneResult]:
+    if path.is_dir():
+        raise PGxFileError("is a directory, not a call JSON", path=str(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -160,3 +160,21 @@ def test_outside_call_gene_with_empty_diplotype_is_a_no_call(tmp_path: Path) -> 
     (tmp_path / "o.tsv").write_text("CYP2D6\t\n", encoding="utf-8")
     result = twinrx("pgx", "call", "a.vcf", "--outside-calls", "o.tsv", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_directory_inputs_say_is_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    write_vcf(tmp_path / "a.vcf", [f"{SITE} 0/1"])
+    cases = [
+        (("pgx", "call", "d"), "twinrx: error: d: is a directory, not a VCF/BCF file"),
+        (("pgx", "call", "a.vcf", "--outside-calls", "d"), "twinrx: error: d: is a directory, not an outside-call TSV"),
+        (
+            ("pgx", "recommend", "--drug", "clopidogrel", "--call-json", "d"),
+            "twinrx: error: d: is a directory, not a call JSON",
+        ),
+    ]
+    for args, message in cases:
+        result = twinrx(*args, cwd=tmp_path)
+        assert (result.returncode, error_line(result)) == (2, message)
+    missing = twinrx("pgx", "call", "nope.vcf", cwd=tmp_path)
+    assert (missing.returncode, error_line(missing)) == (2, "twinrx: error: nope.vcf: file not found")
