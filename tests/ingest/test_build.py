@@ -9,7 +9,6 @@ import pytest
 
 from services.common.twin import Twin
 from services.ingest import build_twin, scan_directory
-from services.ingest._engines import assess_function
 from tests.ingest.conftest import DATA
 
 ALBERTO = "4e8ed886-fd5f-40bb-8feb-f339b04d853a"
@@ -79,9 +78,6 @@ def test_malformed_resources_are_skipped_with_reasons_and_the_rest_ingests(malfo
 
 def test_risk_results_rest_on_the_extracted_inputs(malformed: list[dict[str, object]]) -> None:
     twin = build_twin("local:t", "mal1", malformed).twin
-    if assess_function() is None:
-        assert twin.risk == []
-        pytest.skip("services.risk.assess is not available yet")
     pce = next(r for r in twin.risk if r.model == "pce")
     assert pce.status == "ok"
     assert pce.value is not None and 0.0 < pce.value < 1.0
@@ -187,3 +183,29 @@ def test_give_up_records_every_patient_of_a_chunk_and_a_split_part(rt: object, t
     record_failure(rt, {"kind": "split", "part": 0, "path": "Obs.ndjson", "run": "r-split"}, None, "gave up")
     split = rt.runs.summary("r-split")
     assert split.complete and split.skip_reasons == {"split part failed: gave up": 1}
+
+
+def test_an_unexpected_pgx_failure_fails_the_sync_instead_of_erasing_genotypes(
+    malformed: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A twin saved without its genotypes would read as "genotype unknown" at the next order."""
+    from services import pgx
+
+    def broken(_inputs: object) -> object:
+        raise RuntimeError("library bug")
+
+    monkeypatch.setattr(pgx, "profile", broken)
+    with pytest.raises(RuntimeError, match="library bug"):
+        from services.common.twin import GenotypeInput, SourceRef
+        from services.ingest._engines import run_pgx
+
+        run_pgx(
+            [
+                GenotypeInput(
+                    kind="diplotype",
+                    gene="CYP2C19",
+                    diplotype="*2/*2",
+                    source=SourceRef(resource_type="Observation", id="g1"),
+                )
+            ]
+        )
