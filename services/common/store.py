@@ -36,6 +36,19 @@ def twin_key(server: str, patient_id: str) -> str:
     return f"{_KEY_PREFIX}{server_tag}:{patient_id}"
 
 
+def _next_version(twin: Twin, expected_version: int, now: datetime) -> Twin:
+    """The twin as it will be stored by a write that expects ``expected_version``."""
+    return twin.model_copy(update={"version": expected_version + 1, "updated_at": now})
+
+
+def _cas_call(new: Twin, expected_version: int) -> dict[str, list[str]]:
+    """Keys and arguments of the compare-and-set script for one write."""
+    return {
+        "keys": [twin_key(new.server, new.patient_id)],
+        "args": [str(expected_version), new.model_dump_json(), str(new.version)],
+    }
+
+
 class TwinStore:
     """Read and write twins in Redis."""
 
@@ -55,12 +68,9 @@ class TwinStore:
 
     def save(self, twin: Twin, *, expected_version: int) -> Twin:
         """Write ``twin`` if the stored version equals ``expected_version``; returns the saved twin."""
-        new = twin.model_copy(update={"version": expected_version + 1, "updated_at": datetime.now(UTC)})
+        new = _next_version(twin, expected_version, datetime.now(UTC))
         try:
-            result = self._cas(
-                keys=[twin_key(twin.server, twin.patient_id)],
-                args=[str(expected_version), new.model_dump_json(), str(new.version)],
-            )
+            result = self._cas(**_cas_call(new, expected_version))
         except redis.RedisError as exc:
             raise StoreError(f"twin store unavailable: {exc.__class__.__name__}") from exc
         if result != b"OK":
@@ -90,14 +100,10 @@ class TwinStore:
         where the write won and None where another writer got there first (the caller retries those).
         """
         now = datetime.now(UTC)
-        saved = [twin.model_copy(update={"version": expected + 1, "updated_at": now}) for twin, expected in writes]
+        saved = [_next_version(twin, expected, now) for twin, expected in writes]
         pipe = self._redis.pipeline(transaction=False)
         for new, (_, expected) in zip(saved, writes, strict=True):
-            self._cas(
-                keys=[twin_key(new.server, new.patient_id)],
-                args=[str(expected), new.model_dump_json(), str(new.version)],
-                client=pipe,
-            )
+            self._cas(**_cas_call(new, expected), client=pipe)
         try:
             results = pipe.execute()
         except redis.RedisError as exc:
