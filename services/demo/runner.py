@@ -120,7 +120,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
         labels = {p.id: p.showcase.label for p in cohort.patients if p.showcase}
         console.print(f"[bold]cohort[/] {len(patient_ids)} synthetic patients (seed {options.seed}) in {source_dir}")
     with contextlib.ExitStack() as stack, terminate_as_interrupt():
-        redis_url, redis_kind = stack.enter_context(demo_redis(settings, options.redis_url or settings.redis_url))
+        redis_url, redis_kind = stack.enter_context(demo_redis(options.redis_url or settings.redis_url))
         client = connect(redis_url)
         stack.callback(client.close)
         clear_twins(client, patient_ids, options.server)

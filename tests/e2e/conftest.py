@@ -16,28 +16,17 @@ import pytest
 import redis
 from rich.console import Console
 
-from services.common.settings import Settings
 from services.common.store import twin_key
 from services.demo import DemoOptions
-from services.demo._redis import broker_accepts, loopback_redis
 from tests.conftest import redis_db_url
 
 E2E_DB = 4
 
 
 @pytest.fixture(scope="session")
-def e2e_redis_url(redis_base_url: str) -> Iterator[str]:
-    """A real Redis database reserved for the end-to-end tests.
-
-    The worker needs a URL the Celery broker accepts; when the shared fixture fell back to an embedded
-    server on a unix socket that Celery cannot use, a private loopback one is started instead.
-    """
-    url = redis_db_url(redis_base_url, E2E_DB)
-    if broker_accepts(Settings(), url):
-        yield url
-        return
-    with loopback_redis() as loopback:
-        yield loopback
+def e2e_redis_url(redis_base_url: str) -> str:
+    """A real Redis database reserved for the end-to-end tests (redis:// or an embedded unix:// one)."""
+    return redis_db_url(redis_base_url, E2E_DB)
 
 
 @pytest.fixture(scope="session")
