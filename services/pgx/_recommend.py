@@ -9,6 +9,7 @@ drug has one; DPWG guidelines only for drugs CPIC gives no lookup table for (war
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from services.common.twin import GeneResult
@@ -34,13 +35,19 @@ WARFARIN_ALGORITHM_TEXT = (
 )
 
 
-def _guidelines_for(drug: Drug) -> list[dict[str, Any]]:
-    relevant = [g for g in _kb.guidelines() if drug.name in g["drugs"]]
-    cpic = [g for g in relevant if g["source"] == "CPIC"]
-    cpic_with_recs = [g for g in cpic if g["recommendations"]]
-    if cpic_with_recs:
-        return cpic_with_recs
-    return cpic + [g for g in relevant if g["source"] == "DPWG"]
+@cache
+def _guidelines_by_drug() -> dict[str, tuple[dict[str, Any], ...]]:
+    """The guidelines recommend() uses for each drug, chosen once at load time (kb order kept)."""
+    relevant: dict[str, list[dict[str, Any]]] = {}
+    for g in _kb.guidelines():
+        for name in g["drugs"]:
+            relevant.setdefault(name, []).append(g)
+    chosen = {}
+    for name, gs in relevant.items():
+        cpic = [g for g in gs if g["source"] == "CPIC"]
+        cpic_with_recs = [g for g in cpic if g["recommendations"]]
+        chosen[name] = tuple(cpic_with_recs or cpic + [g for g in gs if g["source"] == "DPWG"])
+    return chosen
 
 
 def _allele_counts(diplotype: str) -> dict[str, float]:
@@ -155,7 +162,7 @@ def recommend(drug: str, profile: Mapping[str, GeneResult]) -> DrugGuidance:
         name = ingredient_text(drug)
         return DrugGuidance(query=drug, drug=Drug(name=name) if name else None, status="no-guidance")
     recs: list[Recommendation] = []
-    for g in _guidelines_for(resolved):
+    for g in _guidelines_by_drug().get(resolved.name, ()):
         recs.extend(_for_guideline(resolved, g, profile))
     if not recs:
         return DrugGuidance(query=drug, drug=resolved, status="no-guidance")
