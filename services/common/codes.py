@@ -53,7 +53,6 @@ LAB_CODES: Final[dict[str, str]] = {
     "6690-2": "wbc",
 }
 
-BLOOD_PRESSURE_PANEL: Final = "85354-9"
 SMOKING_STATUS: Final = "72166-2"
 
 # Smoking-status answers (LOINC answer codes and SNOMED CT) -> twin smoking value.
