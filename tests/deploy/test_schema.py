@@ -34,7 +34,21 @@ def test_overlay_is_valid_kubernetes(overlay: Manifests, version: str) -> None:
 
 @pytest.mark.parametrize("version", [OLDEST_K8S])
 def test_base_renders_and_is_valid(version: str) -> None:
-    for obj in render(K8S / "base"):
+    objects = render(K8S / "base")
+    # An empty render would validate vacuously: the base must hold every workload and its companions.
+    assert {(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] != "ConfigMap"} == {
+        ("Deployment", "twinrx-api"),
+        ("Deployment", "twinrx-beat"),
+        ("Deployment", "twinrx-worker"),
+        ("HorizontalPodAutoscaler", "twinrx-api"),
+        ("Ingress", "twinrx-api"),
+        ("Namespace", "twinrx"),
+        ("PodDisruptionBudget", "twinrx-api"),
+        ("PodDisruptionBudget", "twinrx-worker"),
+        ("Service", "twinrx-api"),
+        ("ServiceAccount", "twinrx"),
+    }
+    for obj in objects:
         kubernetes_validate.validate(obj, version, strict=True)
 
 
