@@ -1,22 +1,20 @@
 """Render a patient's planted diplotypes as a phased, single-sample VCF over every PGx position.
 
-Positions and allele definitions come from the committed pgx knowledge base
-(``services/pgx/kb/alleles/<GENE>.json``: ``variants`` and ``extra_positions`` with ``pos``, ``ref``,
-``alts``, ``rsid``; ``named_alleles`` with one base per variant, ``null`` meaning "not part of the
-definition"). Every position is written (a reference call is a real call, not a missing one), so the
-matcher sees a complete panel. Genotypes are phased (``0|1``): the demo knows each haplotype.
+Positions and allele definitions come from the committed pgx knowledge base, read through
+``services.pgx._kb`` (``services/pgx/kb/alleles/<GENE>.json``: ``variants`` and ``extra_positions``
+with ``pos``, ``ref``, ``alts``, ``rsid``; ``named_alleles`` with one base per variant, ``null``
+meaning "not part of the definition"). Every position is written (a reference call is a real call,
+not a missing one), so the matcher sees a complete panel. Genotypes are phased (``0|1``): the demo
+knows each haplotype.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 
 from services.common.errors import ConfigError
-
-_KB_ALLELES = Path(__file__).resolve().parent.parent / "pgx" / "kb" / "alleles"
+from services.pgx import _kb
 
 _IUPAC: dict[str, frozenset[str]] = {
     "R": frozenset("AG"),
@@ -91,15 +89,15 @@ def _site(chrom: str, raw: dict[str, object]) -> Site:
     )
 
 
-@lru_cache(maxsize=1)
-def load_definitions(directory: Path = _KB_ALLELES) -> dict[str, GeneDefinition]:
-    """Every gene's definition from the knowledge base, keyed by gene symbol."""
-    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
-    if not files:
-        raise ConfigError(f"the pgx knowledge base has no allele definitions at {directory}")
+@cache
+def load_definitions() -> dict[str, GeneDefinition]:
+    """Every gene's definition from the pgx knowledge base, keyed by gene symbol."""
+    genes = _kb.callable_genes()
+    if not genes:
+        raise ConfigError(f"the pgx knowledge base has no allele definitions at {_kb.KB_DIR / 'alleles'}")
     out: dict[str, GeneDefinition] = {}
-    for file in files:
-        data = json.loads(file.read_text())
+    for gene in genes:
+        data = _kb.definition(gene)
         chrom = str(data["chromosome"])
         variants = tuple(_site(chrom, v) for v in data["variants"])
         extra = tuple(_site(chrom, v) for v in data.get("extra_positions") or [])
