@@ -48,8 +48,6 @@ class ActionableIndex:
     def _build(self) -> dict[str, list[str]]:
         engines = self._engines
         out: dict[str, set[str]] = {}
-        if engines.drugs_with_guidance is None or engines.genes_for_drug is None:
-            return {}
         try:
             for drug in engines.drugs_with_guidance():
                 for gene in engines.genes_for_drug(drug):
@@ -79,19 +77,16 @@ class ActionableIndex:
             cached = self._cache.get(key)
         if cached is not None:
             return cached
-        recommend = self._engines.recommend
         drugs: list[str] = []
-        if recommend is not None:
-            for drug in self._gene_drugs.get(result.gene, []):
-                try:
-                    guidance = recommend(drug, {result.gene: result})
-                except TwinRxError:
-                    continue
-                if any(
-                    self._changes(r.action, r.status, result) and result.gene in r.genes
-                    for r in guidance.recommendations
-                ):
-                    drugs.append(drug)
+        for drug in self._gene_drugs.get(result.gene, []):
+            try:
+                guidance = self._engines.recommend(drug, {result.gene: result})
+            except TwinRxError:
+                continue
+            if any(
+                self._changes(r.action, r.status, result) and result.gene in r.genes for r in guidance.recommendations
+            ):
+                drugs.append(drug)
         with self._lock:
             if len(self._cache) < _CACHE_MAX:
                 self._cache[key] = drugs

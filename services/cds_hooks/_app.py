@@ -154,10 +154,8 @@ def _warm_up(engines: Engines, *, freeze_gc: bool) -> None:
     reach (``gc.freeze``): full collections then no longer walk the large, immortal kb tables, which
     otherwise show up as latency spikes."""
     try:
-        if engines.resolve_drug is not None:
-            engines.resolve_drug("clopidogrel 75 MG Oral Tablet")
-        if engines.recommend is not None:
-            engines.recommend("clopidogrel", {})
+        engines.resolve_drug("clopidogrel 75 MG Oral Tablet")
+        engines.recommend("clopidogrel", {})
     except TwinRxError as exc:
         log.warning("warm_up_failed", error=exc.__class__.__name__)
     if freeze_gc:

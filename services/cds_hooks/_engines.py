@@ -1,8 +1,7 @@
 """The library functions the hook service calls (pgx, risk, ingest), gathered behind one seam.
 
 The service always uses the real functions; tests may pass an :class:`Engines` of their own to
-``create_app`` only to inject faults (a ``None`` function degrades: no PGx cards, no risk section,
-or 503 on the cold path).
+``create_app`` only to inject faults (a function that raises).
 """
 
 from __future__ import annotations
@@ -44,13 +43,13 @@ class BuildTwinFn(Protocol):
 class Engines:
     """Callables of the pure libraries, resolved once at app start."""
 
-    recommend: RecommendFn | None
-    resolve_drug: Callable[[str], Drug | None] | None
-    drugs_with_guidance: Callable[[], list[Drug]] | None
-    genes_for_drug: Callable[[Drug], list[str]] | None
-    assess: Callable[[Twin], list[RiskResult]] | None
-    what_if: Callable[[Twin, Mapping[str, float | bool | str]], list[risk.ScenarioDelta]] | None
-    build_twin: BuildTwinFn | None
+    recommend: RecommendFn
+    resolve_drug: Callable[[str], Drug | None]
+    drugs_with_guidance: Callable[[], list[Drug]]
+    genes_for_drug: Callable[[Drug], list[str]]
+    assess: Callable[[Twin], list[RiskResult]]
+    what_if: Callable[[Twin, Mapping[str, float | bool | str]], list[risk.ScenarioDelta]]
+    build_twin: BuildTwinFn
 
 
 def load_engines() -> Engines:
@@ -95,8 +94,6 @@ def memoized(engines: Engines, size: int = 4096) -> Engines:
     genes that drug's guidance depends on, so a cached answer is exactly what a fresh call would return.
     """
     resolve, genes_of, recommend = engines.resolve_drug, engines.genes_for_drug, engines.recommend
-    if resolve is None or genes_of is None or recommend is None:
-        return engines
     drugs, genes, answers = _Memo(size), _Memo(size), _Memo(size)
 
     def resolve_drug(query: str) -> Drug | None:

@@ -32,9 +32,6 @@ def resolve_orders(drafts: list[DraftMedication], engines: Engines) -> list[Reso
     out: list[ResolvedOrder] = []
     for draft in drafts:
         for query in draft.queries:
-            if engines.resolve_drug is None:
-                out.append(ResolvedOrder(draft, None, query))
-                break
             drug = engines.resolve_drug(query)
             if drug is not None:
                 out.append(ResolvedOrder(draft, drug, drug.rxnorm or drug.name))
@@ -68,7 +65,7 @@ def cards_for_order(
     *,
     patient_id: str,
     testing_ok: Callable[[str], bool],
-    genes_for_drug: Callable[[Drug], list[str]] | None,
+    genes_for_drug: Callable[[Drug], list[str]],
 ) -> list[Card]:
     """Cards for one draft order from the recommender's answer."""
     drug = guidance.drug or order.drug
@@ -86,7 +83,7 @@ def cards_for_order(
         if rec.status == "genotype-unknown":
             unknown_genes += [g for g in rec.genes if g not in unknown_genes]
             unknown_rec = unknown_rec or rec
-    if guidance.status == "genotype-unknown" and not recs and drug is not None and genes_for_drug is not None:
+    if guidance.status == "genotype-unknown" and not recs and drug is not None:
         unknown_genes = genes_for_drug(drug)
     if (unknown_genes or guidance.status == "genotype-unknown") and not cards:
         name = drug.name if drug else label
@@ -106,9 +103,6 @@ def pgx_cards(
     correlation: str,
 ) -> list[Card]:
     """All cards for the resolved draft orders against the twin's PGx profile."""
-    if engines.recommend is None:
-        log.error("pgx_unavailable", hookInstance=correlation)
-        return []
     cards: list[Card] = []
     for order in orders:
         try:

@@ -134,7 +134,7 @@ def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse
     if spec.hook == "patient-view":
         data = _twin()
         risks = data.twin.risk
-        if not risks and rt.engines.assess is not None:
+        if not risks:
             try:
                 risks = rt.engines.assess(data.twin)
             except TwinRxError as exc:  # the summary still shows the PGx part

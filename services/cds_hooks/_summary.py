@@ -79,10 +79,8 @@ def _delta_value(value: float | None, unit: str) -> str:
     return f"{value * 100:.1f}%" if unit == "probability" else f"{value:.1f}"
 
 
-def what_if_rows(twin: Twin, what_if: WhatIf | None, limit: int = 5) -> list[str]:
+def what_if_rows(twin: Twin, what_if: WhatIf, limit: int = 5) -> list[str]:
     """One row per change (its largest reduction): 'change | result | before -> after | difference'."""
-    if what_if is None:
-        return []
     rows: list[tuple[float, str]] = []
     for change in scenario_changes(twin):
         best: tuple[float, str] | None = None
@@ -115,7 +113,7 @@ def summary_card(
     twin: Twin,
     *,
     risks: list[RiskResult],
-    what_if: WhatIf | None,
+    what_if: WhatIf,
     index: ActionableIndex,
     origin: str,
     unavailable: frozenset[str] = frozenset(),

@@ -21,7 +21,6 @@ from typing import Any, Literal
 import redis
 from pydantic import ValidationError
 
-from services.common.errors import ConfigError
 from services.common.logging import get_logger, patient_ref
 from services.common.settings import Settings
 from services.common.store import TwinStore
@@ -109,8 +108,6 @@ class SyncEnqueuer:
 
 
 def _build(engines: Engines, server: str, patient_id: str, pre: Prefetched, previous: Twin | None) -> Twin:
-    if engines.build_twin is None:
-        raise ConfigError("twin builder (services.ingest.build_twin) is not available")
     try:
         return engines.build_twin(server, patient_id, pre.all_resources(), previous=previous).twin
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # malformed prefetch content, not our fault
