@@ -32,7 +32,7 @@ from ._extract import (
     extract_patient,
     finish_labs,
 )
-from ._genomics import GenomicsState, extract_genomic, is_genomic, resolve
+from ._genomics import THERAPEUTIC_IMPLICATION, GenomicsState, extract_genomic, is_genomic, resolve
 from ._local_vcf import LOCAL_VCF, vcf_input
 from ._resource import Resource, check_identity, reference_of, version_of
 from .errors import MalformedResource
@@ -148,21 +148,11 @@ def build_twin(
     return BuildResult(twin=twin, read=read, used=used, skipped=skipped, counts=dict(counts), changed=True)
 
 
-OBSERVATION_CODES = frozenset(
-    {
-        *codes.LAB_CODES,
-        codes.SMOKING_STATUS,
-        *codes.GENOTYPE_CODES,
-        *codes.HAPLOTYPE_CODES,
-        *codes.LEGACY_GENOMICS_CODES,
-        "therapeutic-implication",
-    }
-)
-
-
 _GENOMIC_CODES = frozenset(
-    {*codes.GENOTYPE_CODES, *codes.HAPLOTYPE_CODES, *codes.LEGACY_GENOMICS_CODES, "therapeutic-implication"}
+    {*codes.GENOTYPE_CODES, *codes.HAPLOTYPE_CODES, *codes.LEGACY_GENOMICS_CODES, THERAPEUTIC_IMPLICATION}
 )
+
+OBSERVATION_CODES = frozenset({*codes.LAB_CODES, codes.SMOKING_STATUS, *_GENOMIC_CODES})
 
 
 def _observation_codes(observation: Resource) -> set[str] | None:
