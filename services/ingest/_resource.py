@@ -44,24 +44,21 @@ def check_identity(resource: object) -> Resource:
     return resource
 
 
+def _meta_text(resource: Resource, element: str) -> str | None:
+    """A string element of ``meta`` as sent, or None when absent or not a string."""
+    meta = resource.get("meta")
+    value = meta.get(element) if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def version_of(resource: Resource) -> str | None:
     """``meta.versionId`` when present."""
-    meta = resource.get("meta")
-    if isinstance(meta, dict):
-        version = meta.get("versionId")
-        if isinstance(version, str):
-            return version
-    return None
+    return _meta_text(resource, "versionId")
 
 
 def last_updated(resource: Resource) -> str | None:
     """``meta.lastUpdated`` as sent."""
-    meta = resource.get("meta")
-    if isinstance(meta, dict):
-        value = meta.get("lastUpdated")
-        if isinstance(value, str):
-            return value
-    return None
+    return _meta_text(resource, "lastUpdated")
 
 
 def parse_datetime(value: object, *, where: Where, element: str) -> datetime | None:
