@@ -16,16 +16,13 @@ from typing import Any
 from services.common.codes import GENE_STUDIED, GENOTYPE_CODES, LEGACY_GENOMICS_CODES, LOINC
 from services.common.twin import GenotypeInput, SourceRef
 from services.pgx._outside import known_genes, normalise_gene
+from services.pgx.fhir import PHENOTYPE_ANSWERS
 
-# LOINC answers for metabolizer status (legacy 53040-2 values); "extensive" is today's "normal".
+# LOINC answers for metabolizer status (legacy 53040-2 values): the ones fhir.py writes, read back, plus
+# LA10316-0 "extensive", today's "normal".
 METABOLIZER_ANSWERS = {
-    "LA10315-2": "Ultrarapid Metabolizer",
-    "LA25390-8": "Rapid Metabolizer",
-    "LA25391-6": "Normal Metabolizer",
-    "LA10316-0": "Normal Metabolizer",
-    "LA10317-8": "Intermediate Metabolizer",
-    "LA9657-3": "Poor Metabolizer",
-}
+    code: phenotype for phenotype, (code, _) in PHENOTYPE_ANSWERS.items() if phenotype.endswith("Metabolizer")
+} | {"LA10316-0": "Normal Metabolizer"}
 LEGACY_EFFECT = "53040-2"
 
 
