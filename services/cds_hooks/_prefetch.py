@@ -94,7 +94,8 @@ def _is_outcome(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
 
 
-def _bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The resources of a search Bundle, without OperationOutcome entries."""
     out: list[dict[str, Any]] = []
     for entry in as_list(bundle.get("entry")):
         if not isinstance(entry, Mapping):
@@ -168,14 +169,14 @@ class FhirFetcher:
 def _collect(value: Mapping[str, Any], fetcher: FhirFetcher | None) -> tuple[KeyState, list[dict[str, Any]]]:
     if value.get("resourceType") != "Bundle":
         return "ok", [dict(value)]
-    resources = _bundle_resources(value)
+    resources = bundle_resources(value)
     pages = 1
     next_url = _next_link(value)
     while next_url and fetcher is not None and fetcher.enabled and pages < _MAX_PAGES:
         page = fetcher.get(next_url)
         if page is None or page.get("resourceType") != "Bundle":
             break
-        resources += _bundle_resources(page)
+        resources += bundle_resources(page)
         next_url = _next_link(page)
         pages += 1
     return "ok", resources

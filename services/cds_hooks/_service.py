@@ -21,9 +21,9 @@ from ._discovery import SERVICES, ServiceSpec
 from ._engines import Engines
 from ._feedback import FeedbackStore
 from ._models import Card, CardsResponse, HookRequest
-from ._orders import as_list, draft_medications
+from ._orders import draft_medications
 from ._pgx import TestingWindow, pgx_cards, resolve_orders
-from ._prefetch import FhirFetcher
+from ._prefetch import FhirFetcher, bundle_resources
 from ._summary import summary_card
 from ._twin import SyncEnqueuer, TwinData, load_twin, server_for
 from .errors import BadHookRequest, UnknownService
@@ -93,11 +93,7 @@ def _prefetch_resources(request: HookRequest) -> list[dict[str, Any]]:
     for value in (request.prefetch or {}).values():
         if isinstance(value, dict):
             if value.get("resourceType") == "Bundle":
-                out += [
-                    e["resource"]
-                    for e in as_list(value.get("entry"))
-                    if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                ]
+                out += bundle_resources(value)
             else:
                 out.append(value)
     return out
