@@ -254,34 +254,25 @@ def read_outside_calls(path: Path) -> list[GeneResult]:
                 line=number,
                 field="gene",
             )
-        if len(fields) < 2 or not fields[1].strip():  # PharmCAT allows phenotype / score only, not a bare gene
-            if gene not in known_genes():
-                raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")
-            pheno = fields[2].strip() if len(fields) > 2 else ""
-            score = fields[3].strip() if len(fields) > 3 else ""
-            if len(fields) < 2:  # "GENE<TAB>" is PharmCAT's explicit no-call; a lone gene is a broken row
-                raise PGxFileError(
-                    f"{gene} has no diplotype column (expected gene<TAB>diplotype; 'gene<TAB>' for no call)",
-                    path=str(path),
-                    line=number,
-                    field="diplotype",
-                )
-            if gene in results:
-                raise PGxFileError(f"gene {gene} given twice", path=str(path), line=number, field="gene")
-            if pheno or score:
-                results[gene] = outside_phenotype(gene, pheno or None, activity_score=score or None, source=source)
-            else:
-                results[gene] = GeneResult(
-                    gene=gene,
-                    method="outside-call",
-                    source=source,
-                    warnings=[f"{gene}: outside call with no diplotype"],
-                )
-            continue
         if gene not in known_genes():
             raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")
+        if len(fields) < 2:  # "GENE<TAB>" is PharmCAT's explicit no-call; a lone gene is a broken row
+            raise PGxFileError(
+                f"{gene} has no diplotype column (expected gene<TAB>diplotype; 'gene<TAB>' for no call)",
+                path=str(path),
+                line=number,
+                field="diplotype",
+            )
         if gene in results:
             raise PGxFileError(f"gene {gene} given twice", path=str(path), line=number, field="gene")
-        phenotype = fields[2].strip() if len(fields) > 2 and fields[2].strip() else None
-        results[gene] = outside_call(gene, fields[1], phenotype=phenotype, source=source)
+        pheno = fields[2].strip() if len(fields) > 2 else ""
+        score = fields[3].strip() if len(fields) > 3 else ""
+        if fields[1].strip():
+            results[gene] = outside_call(gene, fields[1], phenotype=pheno or None, source=source)
+        elif pheno or score:  # PharmCAT allows a phenotype / activity score without a diplotype
+            results[gene] = outside_phenotype(gene, pheno or None, activity_score=score or None, source=source)
+        else:
+            results[gene] = GeneResult(
+                gene=gene, method="outside-call", source=source, warnings=[f"{gene}: outside call with no diplotype"]
+            )
     return list(results.values())
