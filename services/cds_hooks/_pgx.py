@@ -23,7 +23,7 @@ log = get_logger(__name__)
 @dataclass
 class ResolvedOrder:
     draft: DraftMedication
-    drug: Drug | None
+    drug: Drug
     query: str
 
 
@@ -83,10 +83,10 @@ def cards_for_order(
         if rec.status == "genotype-unknown":
             unknown_genes += [g for g in rec.genes if g not in unknown_genes]
             unknown_rec = unknown_rec or rec
-    if guidance.status == "genotype-unknown" and not recs and drug is not None:
+    if guidance.status == "genotype-unknown" and not recs:
         unknown_genes = genes_for_drug(drug)
     if (unknown_genes or guidance.status == "genotype-unknown") and not cards:
-        name = drug.name if drug else label
+        name = drug.name
         if testing_ok(name):
             cards.append(testing_card(drug, label, unknown_genes, unknown_rec))
     return cards
