@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.common.twin import GeneResult, GenotypeInput
+from services.pgx._caller import call_vcf
 from services.pgx._outside import outside_call, outside_phenotype
 from services.pgx.errors import PGxValueError
 
@@ -28,8 +29,6 @@ def _when(inp: GenotypeInput) -> datetime:
 
 def profile(inputs: Sequence[GenotypeInput]) -> dict[str, GeneResult]:
     """Gene -> result from VCF and diplotype inputs (diplotypes override the VCF for their gene)."""
-    from services.pgx._caller import call_vcf
-
     result: dict[str, GeneResult] = {}
     for inp in inputs:
         if inp.kind != "vcf":
