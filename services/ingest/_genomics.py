@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from services.common import codes
 from services.common.twin import GenotypeInput, SourceRef
@@ -154,7 +155,7 @@ def extract_genomic(resource: Resource, state: GenomicsState) -> None:
     code_set = {c for _, c in code_list}
     when = effective_time(resource)
     if code_set & codes.GENOTYPE_CODES:
-        _genotype(resource, resource, state, when)
+        _genotype(resource, state, when)
     elif code_set & codes.HAPLOTYPE_CODES:
         text = value_text(resource, where=where)
         gene, allele = normalise_alleles(text or "", component_gene(resource))
@@ -167,21 +168,21 @@ def extract_genomic(resource: Resource, state: GenomicsState) -> None:
         _legacy_panel(resource, state, when)
 
 
-def _genotype(resource: Resource, holder: Resource, state: GenomicsState, when: object) -> None:
+def _genotype(resource: Resource, state: GenomicsState, when: datetime | None) -> None:
     where = reference_of(resource)
-    text = value_text(holder, where=where)
+    text = value_text(resource, where=where)
     if not text:
         raise MalformedResource(where, "genotype without a value")
     gene, diplotype = normalise_alleles(text, component_gene(resource))
     if gene is None or not diplotype:
         raise MalformedResource(where, "genotype without a gene")
-    ref = source_ref(resource, when=effective_time(resource))
+    ref = source_ref(resource, when=when)
     state.genotypes[gene] = GenotypeInput(kind="diplotype", gene=gene, diplotype=diplotype, source=ref)
     state.genotype_genes[where] = gene
     state.used.add(where)
 
 
-def _legacy_panel(resource: Resource, state: GenomicsState, when: object) -> None:
+def _legacy_panel(resource: Resource, state: GenomicsState, when: datetime | None) -> None:
     """STU1 panel: gene, genotype (84413-4) and metaboliser status (53040-2) as components."""
     where = reference_of(resource)
     gene = component_gene(resource)
@@ -192,7 +193,7 @@ def _legacy_panel(resource: Resource, state: GenomicsState, when: object) -> Non
             if text:
                 found_gene, diplotype = normalise_alleles(text, gene)
                 if found_gene:
-                    ref = source_ref(resource, when=effective_time(resource))
+                    ref = source_ref(resource, when=when)
                     state.genotypes[found_gene] = GenotypeInput(
                         kind="diplotype", gene=found_gene, diplotype=diplotype, source=ref
                     )
@@ -201,7 +202,7 @@ def _legacy_panel(resource: Resource, state: GenomicsState, when: object) -> Non
         elif LEGACY_IMPLICATION in ccodes and gene:
             phenotype = _phenotype(component, where=where)
             if phenotype:
-                state.phenotypes.setdefault(gene, (phenotype, source_ref(resource, when=effective_time(resource))))
+                state.phenotypes.setdefault(gene, (phenotype, source_ref(resource, when=when)))
                 state.used.add(where)
 
 
