@@ -88,10 +88,9 @@ def _slco1b1_fallback(calls: dict[int, SiteCall], result: GeneResult) -> bool:
     variants = _kb.definition("SLCO1B1")["variants"]
     index = next((i for i, v in enumerate(variants) if v["rsid"] == RS4149056), None)
     call = calls.get(index) if index is not None else None
-    if call is None or len(call.alleles) != 2 or None in call.alleles:
+    if index is None or call is None or len(call.alleles) != 2 or None in call.alleles:
         return False
-    ref = variants[index]["ref"] if index is not None else ""
-    star = {ref: "*1", **dict.fromkeys(variants[index]["alts"], "*5")} if index is not None else {}
+    star = {variants[index]["ref"]: "*1", **dict.fromkeys(variants[index]["alts"], "*5")}
     if not all(a in star for a in call.alleles):
         return False
     pheno = phenotype_of("SLCO1B1", ["/".join(sorted(star[a or ""] for a in call.alleles))])
