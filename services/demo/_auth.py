@@ -9,15 +9,14 @@ fresh ``jti``). The private key never leaves the demo process's memory.
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
+
+from services.cds_hooks._client import sign_client_jwt
 
 CLIENT_ISS = "urn:twinrx:demo-ehr"
 _KID = "twinrx-demo-es384"
@@ -59,9 +58,7 @@ class DemoAuth:
 
     def token(self, url: str) -> str:
         """A fresh client JWT for one call to ``url``."""
-        now = int(time.time())
-        claims = {"iss": CLIENT_ISS, "aud": url, "iat": now, "exp": now + _LIFETIME_SECONDS, "jti": str(uuid.uuid4())}
-        return jwt.encode(claims, self._private_pem, algorithm="ES384", headers={"kid": _KID, "typ": "JWT"})
+        return sign_client_jwt(self._private_pem, kid=_KID, iss=CLIENT_ISS, aud=url, lifetime=_LIFETIME_SECONDS)
 
     def headers(self, url: str) -> dict[str, str]:
         """Headers for one request to ``url``."""
