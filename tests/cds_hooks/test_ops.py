@@ -45,13 +45,21 @@ def test_readyz_is_503_when_redis_is_down(redis_url: str) -> None:
         assert down.json()["resourceType"] == "OperationOutcome"
 
 
+def _sample(metrics_text: str, name: str) -> float:
+    """The value of the unlabelled sample ``name`` in a Prometheus text exposition."""
+    (value,) = [line.split()[1] for line in metrics_text.splitlines() if line.startswith(name + " ")]
+    return float(value)
+
+
 def test_metrics_expose_latency_cards_and_auth_failures(
     dev_client: TestClient, client: TestClient, seed: Callable[..., Twin]
 ) -> None:
     seed("local:demo", "met1", gene("CYP2C19", "*2/*2", "Poor Metabolizer"))
     cards_of(dev_client, "/cds-services/twinrx-pgx-order-select", hook("order-select", "met1", med("m", code="213169")))
-    client.get("/cds-services")  # 401
+    failures_before = _sample(dev_client.get("/metrics").text, "twinrx_cds_auth_failures_total")
+    assert client.get("/cds-services").status_code == 401
     text = dev_client.get("/metrics").text
+    assert _sample(text, "twinrx_cds_auth_failures_total") == failures_before + 1
     assert 'twinrx_cds_request_seconds_bucket{le="0.05",service="twinrx-pgx-order-select",status="200"}' in text
     assert 'twinrx_cds_cards_total{indicator="warning",service="twinrx-pgx-order-select"}' in text
     assert "twinrx_cds_auth_failures_total" in text
