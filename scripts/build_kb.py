@@ -202,11 +202,6 @@ def _plain(text_html: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _lookup(key: dict[str, Any]) -> dict[str, Any]:
-    """Lookup keys stay as given: a string (phenotype, score, allele status) or an allele-count map."""
-    return dict(key)
-
-
 def build_guidelines(pgx: Path, out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     guidelines: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
@@ -229,7 +224,8 @@ def build_guidelines(pgx: Path, out: Path) -> tuple[list[dict[str, Any]], dict[s
             recs.append(
                 {
                     "id": r["id"],
-                    "lookup": _lookup(r["lookupKey"]),
+                    # kept as given: a string (phenotype, score, allele status) or an allele-count map
+                    "lookup": dict(r["lookupKey"]),
                     "population": r.get("population"),
                     "strength": None if strength in (None, "N/A") else strength,
                     "drugs": rec_drugs,
