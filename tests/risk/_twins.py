@@ -101,6 +101,28 @@ PREVENT_1_LABS = {
 }
 LISINOPRIL = ("29046", "lisinopril")
 
+# Expected PREVENT-1 results (shared/data/risk/cases/prevent_base.json) and the PhenoAge-10 case labs.
+PREVENT_1 = {
+    "total_cvd_10y": 0.146839,
+    "ascvd_10y": 0.091951,
+    "heart_failure_10y": 0.080561,
+    "total_cvd_30y": 0.529850,
+    "ascvd_30y": 0.354255,
+    "heart_failure_30y": 0.389602,
+}
+
+PHENO_10_LABS = {
+    "albumin": (3.8, "g/dL"),
+    "creatinine": (0.776, "mg/dL"),
+    "glucose": (152.0, "mg/dL"),
+    "crp": (2.1, "mg/L"),
+    "lymphocyte_percent": (35.0, "%"),
+    "mcv": (86.65, "fL"),
+    "rdw": (14.05, "%"),
+    "alp": (101.0, "U/L"),
+    "wbc": (3.8, "10*3/uL"),
+}
+
 
 def prevent_1_twin(**overrides: Any) -> Twin:
     """The PREVENT-1 reference case (female 50, SBP 160 treated, diabetes) as a twin with molar lipids."""

@@ -9,28 +9,7 @@ import pytest
 from services.common.errors import ValidationFailure
 from services.risk import assess
 from services.risk.errors import ImpossibleValueError, UnknownUnitError
-from tests.risk._twins import LISINOPRIL, ON, obs, prevent_1_twin, twin
-
-PREVENT_1 = {
-    "total_cvd_10y": 0.146839,
-    "ascvd_10y": 0.091951,
-    "heart_failure_10y": 0.080561,
-    "total_cvd_30y": 0.529850,
-    "ascvd_30y": 0.354255,
-    "heart_failure_30y": 0.389602,
-}
-
-PHENO_10_LABS = {
-    "albumin": (3.8, "g/dL"),
-    "creatinine": (0.776, "mg/dL"),
-    "glucose": (152.0, "mg/dL"),
-    "crp": (2.1, "mg/L"),
-    "lymphocyte_percent": (35.0, "%"),
-    "mcv": (86.65, "fL"),
-    "rdw": (14.05, "%"),
-    "alp": (101.0, "U/L"),
-    "wbc": (3.8, "10*3/uL"),
-}
+from tests.risk._twins import LISINOPRIL, ON, PHENO_10_LABS, PREVENT_1, obs, prevent_1_twin, twin
 
 
 def _by_outcome(results: list, model: str) -> dict:

@@ -7,8 +7,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from services.risk import assess, fhir_resources, phenoage_observation, risk_assessment
-from tests.risk._twins import ON, prevent_1_twin, twin
-from tests.risk.test_risk_assess import PHENO_10_LABS
+from tests.risk._twins import ON, PHENO_10_LABS, prevent_1_twin, twin
 
 
 def _result(results: list, model: str, outcome: str):  # type: ignore[no-untyped-def]

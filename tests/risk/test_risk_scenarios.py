@@ -6,8 +6,7 @@ import pytest
 
 from services.risk import assess, what_if
 from services.risk.errors import CaseInputError
-from tests.risk._twins import ON, prevent_1_twin, twin
-from tests.risk.test_risk_assess import PHENO_10_LABS, PREVENT_1
+from tests.risk._twins import ON, PHENO_10_LABS, PREVENT_1, prevent_1_twin, twin
 
 
 def _by(deltas: list, model: str, outcome: str):  # type: ignore[no-untyped-def]
