@@ -25,6 +25,7 @@ from services.common.logging import get_logger, patient_ref
 from services.common.settings import Settings
 from services.common.store import TwinStore
 from services.common.twin import Twin
+from services.ingest.names import SYNC_PATIENT
 
 from ._background import Background
 from ._discovery import ServiceSpec
@@ -35,7 +36,7 @@ from .errors import PrefetchUnavailable, UnprocessableHook
 
 log = get_logger(__name__)
 
-SYNC_TASK = "twinrx.ingest.sync_patient"
+SYNC_TASK = SYNC_PATIENT  # the name the ingest worker registers
 _SYNC_DEDUPE_SECONDS = 600
 
 Origin = Literal["stored", "stale", "prefetch"]
