@@ -62,9 +62,7 @@ def _matches(gene: str, wanted: Any, result: GeneResult | None) -> bool:
     if result is None or not result.diplotypes and result.phenotype is None:
         return bool(wanted == NO_RESULT)
     if isinstance(wanted, dict):
-        return len(result.diplotypes) == 1 and _allele_counts(result.diplotypes[0]) == {
-            k: float(v) for k, v in wanted.items()
-        }
+        return len(result.diplotypes) == 1 and _allele_counts(result.diplotypes[0]) == wanted
     if gene in HLA_GENES:
         parts = str(wanted).split(" ")
         return len(parts) == 2 and hla_status(result, parts[0]) == parts[1]
