@@ -11,22 +11,21 @@ Idempotent by construction, so a retried task never duplicates a resource:
 - the Provenance is a PUT to an id derived from what it covers.
 
 Genotypes the EHR itself reported (``method == "fhir-genotype"``) are not written again; implications
-derive from them. The FHIR builders belong to ``services.pgx.fhir`` and ``services.risk``; while one is
-missing its part is left out.
+derive from them. The FHIR builders belong to ``services.pgx.fhir`` and ``services.risk``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from services import pgx, risk
 from services.common.errors import NotFound
 from services.common.logging import get_logger, patient_ref
 from services.common.twin import Twin
+from services.pgx import fhir as pgx_fhir
 
 from ._clients import client_for
 from ._runtime import Runtime
@@ -38,13 +37,6 @@ _FHIR_SOURCE_TYPES = frozenset(
     {"Observation", "Condition", "MedicationRequest", "DiagnosticReport", "DocumentReference"}
 )
 _WRITTEN_STATUSES = ("actionable", "standard")
-
-
-def _attr(module: str, name: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
 
 
 def _identifier(resource: dict[str, Any]) -> tuple[str, str]:
@@ -83,9 +75,6 @@ class _Bundle:
 
 
 def _pgx_entries(twin: Twin, bundle: _Bundle, subject: str, sources: set[str]) -> None:
-    genotype_observation = _attr("services.pgx.fhir", "genotype_observation")
-    implication_observation = _attr("services.pgx.fhir", "implication_observation")
-    recommend: Callable[..., Any] | None = _attr("services.pgx", "recommend")
     genotype_refs: dict[str, str] = {}
     for gene, result in sorted(twin.pgx.items()):
         if not result.diplotypes:
@@ -95,31 +84,25 @@ def _pgx_entries(twin: Twin, bundle: _Bundle, subject: str, sources: set[str]) -
         if result.method == "fhir-genotype" and result.source is not None:
             genotype_refs[gene] = result.source.reference  # the EHR's own genotype Observation
             continue
-        if genotype_observation is not None:
-            genotype_refs[gene] = bundle.add(genotype_observation(result, subject), update=False)
-    if implication_observation is None or recommend is None:
-        return
+        genotype_refs[gene] = bundle.add(pgx_fhir.genotype_observation(result, subject), update=False)
     for medication in twin.medications:
         if not medication.rxnorm:
             continue
-        guidance = recommend(medication.rxnorm, twin.pgx)
+        guidance = pgx.recommend(medication.rxnorm, twin.pgx)
         for rec in guidance.recommendations:
             if rec.status not in _WRITTEN_STATUSES or not rec.genes or rec.genes[0] not in genotype_refs:
                 continue
             sources.add(medication.source.reference)
-            bundle.add(implication_observation(rec, subject, genotype_refs[rec.genes[0]]), update=False)
+            bundle.add(pgx_fhir.implication_observation(rec, subject, genotype_refs[rec.genes[0]]), update=False)
 
 
 def _risk_entries(twin: Twin, bundle: _Bundle, subject: str, sources: set[str]) -> None:
-    fhir_resources = _attr("services.risk", "fhir_resources")
-    if fhir_resources is None:
-        return
     for result in twin.risk:
         if result.status == "ok":
             sources.update(
                 u.source.reference for u in result.inputs if u.source and u.source.resource_type in _FHIR_SOURCE_TYPES
             )
-    for resource in fhir_resources(twin.risk, subject):
+    for resource in risk.fhir_resources(twin.risk, subject):
         bundle.add(resource, update=True)
 
 
