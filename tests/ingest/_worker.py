@@ -77,6 +77,13 @@ class Worker:
             self.proc.wait(timeout=10)
 
 
+def run_ingest(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``twinrx ingest <args>`` as a user runs it; the completed process (never raises on its exit code)."""
+    return subprocess.run(
+        [str(TWINRX), "ingest", *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def worker_env(redis_url: str, work_dir: Path, **extra: str) -> dict[str, str]:
     """Environment of a test worker: the test Redis database, a private work folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINRX_")}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.common.settings import Settings
-from tests.ingest._worker import TWINRX, running_worker, worker_env
+from tests.ingest._worker import TWINRX, run_ingest, running_worker, worker_env
 from tests.ingest.conftest import DATA
 
 pytestmark = pytest.mark.integration
@@ -24,14 +24,7 @@ def test_ingest_dir_prints_a_summary_with_skip_reasons(ingest_settings: Settings
     (folder / "broken.ndjson").write_bytes(b'{"resourceType":"Patient","id":"x1"}\n{"resourceType":"Obs\n')
     env = worker_env(ingest_settings.redis_url, tmp_path / "work")
     with running_worker(env, tmp_path / "worker.log"):
-        done = subprocess.run(
-            [str(TWINRX), "ingest", "dir", str(folder), "--server", "local:cli", "--timeout", "120"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        done = run_ingest(env, "dir", str(folder), "--server", "local:cli", "--timeout", "120", timeout=300)
     assert done.returncode == 0, done.stderr + done.stdout
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert lines[0].endswith(": 3 patients in 1 tasks for local:cli")
@@ -63,23 +56,12 @@ def test_ingest_patient_from_a_fhir_server(ingest_settings: Settings, synthea: P
         server.store.load(scan_directory(synthea)[patient])
         server.faults.rate_limited = 1
         server.faults.retry_after = "0"
-        done = subprocess.run(
-            [str(TWINRX), "ingest", "patient", patient, "--server", server.base, "--timeout", "120"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        done = run_ingest(env, "patient", patient, "--server", server.base, "--timeout", "120", timeout=300)
     assert done.returncode == 0, done.stderr + done.stdout
     # Only what a twin needs is searched: Patient 1, Observation 35, Condition 3, MedicationRequest 2, DiagReport 1.
     assert "patients 1/1, resources read 42, twins updated 1" in done.stdout
     twin = TwinStore(make_runtime(ingest_settings).redis).get(server.base, patient)
     assert twin is not None and twin.smoking == "former"
-
-
-def _ingest(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(TWINRX), "ingest", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_ingest_dir_of_only_a_truncated_bundle_names_it_and_fails(ingest_settings: Settings, tmp_path: Path) -> None:
@@ -89,7 +71,7 @@ def test_ingest_dir_of_only_a_truncated_bundle_names_it_and_fails(ingest_setting
     bundle = folder / "bundle.json"
     bundle.write_text('{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType"')
     env = worker_env(ingest_settings.redis_url, tmp_path / "work")
-    done = _ingest(env, "dir", str(folder), "--no-wait")
+    done = run_ingest(env, "dir", str(folder), "--no-wait")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
         f"twinrx: warning: {bundle}: unreadable JSON (JSONDecodeError)\n"
@@ -101,7 +83,7 @@ def test_ingest_dir_of_no_fhir_files_fails(ingest_settings: Settings, tmp_path: 
     assert ingest_settings.redis_url is not None
     folder = tmp_path / "empty"
     folder.mkdir()
-    done = _ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "dir", str(folder), "--no-wait")
+    done = run_ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "dir", str(folder), "--no-wait")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
         f"twinrx: error: {folder}: no patients found (expected FHIR Bundles, resources or Bulk NDJSON)\n"
@@ -114,7 +96,7 @@ def test_ingest_dir_names_an_unreadable_file_next_to_readable_ones(ingest_settin
     folder.mkdir()
     shutil.copy(DATA / "legacy-pgx.json", folder)
     (folder / "cut.json").write_text('{"resourceType": "Bundle", "ent')
-    done = _ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "dir", str(folder), "--no-wait")
+    done = run_ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "dir", str(folder), "--no-wait")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].endswith("patients in 1 tasks for local:in")
     assert f"twinrx: warning: {folder / 'cut.json'}: unreadable JSON (JSONDecodeError)\n" in done.stderr
@@ -122,7 +104,7 @@ def test_ingest_dir_names_an_unreadable_file_next_to_readable_ones(ingest_settin
 
 def test_ingest_status_of_an_unknown_run_is_not_found(ingest_settings: Settings, tmp_path: Path) -> None:
     assert ingest_settings.redis_url is not None
-    done = _ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "status", "nosuchrun")
+    done = run_ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "status", "nosuchrun")
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr == "twinrx: error: unknown run 'nosuchrun'\n"
 
@@ -131,6 +113,6 @@ def test_ingest_dir_checks_the_path_before_the_broker(tmp_path: Path) -> None:
     env = worker_env("", tmp_path)
     env.pop("TWINRX_REDIS_URL")
     missing = tmp_path / "nonexistent"
-    done = _ingest(env, "dir", str(missing))
+    done = run_ingest(env, "dir", str(missing))
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"twinrx: error: {missing}: no such file or folder\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from services.ingest._rest import attachment_fetcher, fetch_patient
 from services.ingest._watermarks import get_watermark
 from services.ingest.errors import AttachmentFetchError
 from tests.fhir_server.server import FhirTestServer, running
-from tests.ingest._worker import TWINRX, running_worker, worker_env
+from tests.ingest._worker import run_ingest, running_worker, worker_env
 
 ALBERTO = "4e8ed886-fd5f-40bb-8feb-f339b04d853a"
 
@@ -147,14 +146,7 @@ def test_population_export_with_a_real_worker_through_the_cli(
     server.faults.export_errors = ["Device export failed"]
     env = worker_env(ingest_settings.redis_url, tmp_path / "work", TWINRX_INGEST_CHUNK_PATIENTS="2")
     with running_worker(env, tmp_path / "worker.log", concurrency=2):
-        done = subprocess.run(
-            [str(TWINRX), "ingest", "export", "--server", server.base, "--timeout", "120"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        done = run_ingest(env, "export", "--server", server.base, "--timeout", "120", timeout=300)
     assert done.returncode == 0, done.stderr + done.stdout
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     # Five patients hashed into at most ceil(5 / 2) = 3 chunks; the next _since is the export's transactionTime.
