@@ -70,6 +70,17 @@ def settings_error_line(exc: ValidationError) -> str:
     return f"invalid {name}: {first['msg']}"
 
 
+def _forget_handled_interrupt() -> None:
+    """Clear CPython's "unhandled Ctrl-C" mark before a deliberate exit.
+
+    CPython 3.11 marks the process when a KeyboardInterrupt leaves code run by ``exec``/``eval`` of a
+    string, as ``dataclasses`` and ``namedtuple`` do while a module imports. The mark stays even when
+    our code catches the interrupt later, and at exit the interpreter then kills itself with SIGINT
+    (status -2) instead of returning the 130 we chose. Every string ``exec`` resets the mark first.
+    """
+    exec("None")  # noqa: S102 - a constant; only its side effect on the mark matters
+
+
 def main() -> None:
     """Entry point of the ``twinrx`` console script."""
     requested = sys.argv[1] if len(sys.argv) > 1 else None
@@ -80,6 +91,7 @@ def main() -> None:
         status = app(prog_name="twinrx", standalone_mode=False)
     except TwinRxError as exc:
         typer.echo(f"twinrx: error: {exc}", err=True)
+        _forget_handled_interrupt()
         sys.exit(exc.exit_code)
     except ValidationError as exc:
         if exc.title != "Settings":
@@ -88,6 +100,7 @@ def main() -> None:
         sys.exit(78)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("twinrx: aborted", err=True)
+        _forget_handled_interrupt()
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
