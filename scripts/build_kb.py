@@ -202,6 +202,22 @@ def _plain(text_html: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _cpic_publication(source: str, citations: list[dict[str, Any]]) -> str | None:
+    """PMID of the current CPIC guideline paper: the newest citation of a CPIC annotation.
+
+    PharmGKB keeps one annotation per drug (simvastatin PA166105005, rosuvastatin PA166262321), so the
+    annotation id does not say which drugs one CPIC guideline covers; the paper does (all seven statins
+    cite PMID:35152405, Cooper-DeHoff et al. 2022). Older papers of a guideline are its earlier versions.
+    """
+    if source != "CPIC":
+        return None
+    dated = [c for c in citations if c.get("pmid") and c.get("year")]
+    if not dated:
+        return None
+    newest = max(dated, key=lambda c: int(c["year"]))  # first of equal years, as the source lists them
+    return f"PMID:{newest['pmid']}"
+
+
 def build_guidelines(pgx: Path, out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     guidelines: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
@@ -251,6 +267,7 @@ def build_guidelines(pgx: Path, out: Path) -> tuple[list[dict[str, Any]], dict[s
                     {f"PMID:{c['pmid']}" for c in d.get("citations", []) if c.get("pmid")}
                     | {f"DOI:{c['doi']}" for c in d.get("citations", []) if c.get("doi") and not c.get("pmid")}
                 ),
+                "cpic_publication": _cpic_publication(g["source"], d.get("citations", [])),
                 "recommendations": sorted(recs, key=lambda x: str(x["id"])),
             }
         )
