@@ -4,7 +4,8 @@ A patient is read (404 -> :class:`PatientNotFound`), then searched by ``patient=
 Condition, MedicationRequest (with ``_include`` of its Medication), DiagnosticReport and
 DocumentReference. Types the server does not support (a 4xx on that search) are left out with a
 warning; anything else fails the sync so it is retried or reported. Attachment URLs are fetched only
-from the FHIR server itself (with its token) or from ``TWINRX_VCF_ALLOWED_HOSTS`` (without it).
+from the FHIR server itself (with its token) or from ``TWINRX_VCF_ALLOWED_HOSTS`` (without it). The
+loader records every resource's patient in the owner index (:mod:`._owners`): how deletions find twins.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from services.common.settings import Settings
 
 from ._clients import client_for
 from ._local_vcf import LOCAL_VCF
+from ._owners import connection, remember
 from ._refs import patient_target
 from ._resource import Resource
 from ._sources import PatientData
@@ -79,9 +81,9 @@ def rest_patient_loader(settings: Settings) -> Callable[[str, str], PatientData]
 
     def load(base_url: str, patient_id: str) -> PatientData:
         client = client_for(settings, base_url)
-        return PatientData(
-            resources=fetch_patient(client, patient_id),
-            fetch=attachment_fetcher(client, settings.vcf_allowed_hosts),
-        )
+        resources = fetch_patient(client, patient_id)
+        if settings.redis_url is not None:  # so a later deletion of any of them finds this patient
+            remember(connection(settings.redis_url), base_url, resources)
+        return PatientData(resources=resources, fetch=attachment_fetcher(client, settings.vcf_allowed_hosts))
 
     return load
