@@ -4,6 +4,8 @@ Per guideline: every gene's lookup key is taken from the patient's result; a gen
 guideline's ``No Result`` rows when it has them, otherwise the result is ``genotype-unknown``; a gene whose
 candidate diplotypes disagree gives ``indeterminate`` with the candidates. CPIC guidelines are used when the
 drug has one; DPWG guidelines only for drugs CPIC gives no lookup table for (warfarin, DPWG-only drugs).
+A CPIC "use an alternative" that names no drug gets derived, genotype-safe alternatives from the same CPIC
+guideline (rule and citations in :mod:`services.pgx._alternatives`); alternatives the kb names are kept as is.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from services.common.twin import GeneResult
 from services.pgx import _kb
+from services.pgx._alternatives import derive_alternatives, needs_derivation
 from services.pgx._drugs import ingredient_text, resolve_drug
 from services.pgx._outside import HLA_GENES, hla_status
 from services.pgx._phenotype import INDETERMINATE, split_diplotype
@@ -153,15 +156,24 @@ def _for_guideline(drug: Drug, g: dict[str, Any], profile: Mapping[str, GeneResu
     return out
 
 
+def _evaluate(drug: Drug, profile: Mapping[str, GeneResult]) -> list[Recommendation]:
+    """Every recommendation of the drug's chosen guidelines for the profile, as the kb states them."""
+    recs: list[Recommendation] = []
+    for g in _guidelines_by_drug().get(drug.name, ()):
+        recs.extend(_for_guideline(drug, g, profile))
+    return recs
+
+
 def recommend(drug: str, profile: Mapping[str, GeneResult]) -> DrugGuidance:
     """Structured guidance for ``drug`` (RxCUI, name or clinical-drug text) and a patient's gene results."""
     resolved = resolve_drug(drug)
     if resolved is None:
         name = ingredient_text(drug)
         return DrugGuidance(query=drug, drug=Drug(name=name) if name else None, status="no-guidance")
-    recs: list[Recommendation] = []
-    for g in _guidelines_by_drug().get(resolved.name, ()):
-        recs.extend(_for_guideline(resolved, g, profile))
+    recs = _evaluate(resolved, profile)
+    for rec in recs:  # CPIC says "use an alternative" and names none: offer genotype-safe ones, marked derived
+        if needs_derivation(rec):
+            rec.alternatives = derive_alternatives(rec, lambda name: _evaluate(Drug(name=name), profile))
     if not recs:
         return DrugGuidance(query=drug, drug=resolved, status="no-guidance")
     status = min((r.status for r in recs), key=_STATUS_ORDER.index)

@@ -48,12 +48,25 @@ class Drug(BaseModel):
 
 
 class Alternative(BaseModel):
-    """A drug the guideline names as an alternative, coded for a one-click order."""
+    """A drug to use instead, coded for a one-click order.
+
+    Named by the guideline (``derived`` false), or derived by twinrx when the guideline says "use an
+    alternative" and names none: then it is another drug of the same CPIC guideline whose own CPIC
+    recommendation for this patient's genotype is standard dosing (see services/pgx/_alternatives.py).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str
     rxnorm: str | None = None
+    derived: bool = Field(False, description="True: not named by the guideline; chosen by the derivation rule.")
+    reason: str | None = Field(None, description="Why a derived alternative was chosen, for the card.")
+    recommendation_text: str | None = Field(
+        None, description="Derived only: the alternative's own CPIC recommendation for this patient's genotype."
+    )
+    strength: str | None = Field(None, description="Derived only: CPIC classification of that recommendation.")
+    lookup: dict[str, str] = Field(default_factory=dict, description="Derived only: gene -> key it was matched on.")
+    guideline_url: str | None = Field(None, description="Derived only: the alternative's own CPIC guideline page.")
 
 
 class Recommendation(BaseModel):
