@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._app import create_app, openapi_schema
 from ._auth import ALLOWED_ALGS, Authenticator, load_trusted_clients
+from ._client import sign_client_jwt
 from ._discovery import PREFETCH_TEMPLATES, SERVICES, discovery
 from ._feedback import STREAM as FEEDBACK_STREAM
 from ._feedback import FeedbackStore
@@ -42,4 +43,5 @@ __all__ = [
     "load_trusted_clients",
     "openapi_schema",
     "server_for",
+    "sign_client_jwt",
 ]

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from services.cds_hooks._client import sign_client_jwt
+from services.cds_hooks import sign_client_jwt
 
 CLIENT_ISS = "urn:twinrx:demo-ehr"
 _KID = "twinrx-demo-es384"
