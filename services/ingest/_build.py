@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +70,15 @@ def default_work_dir() -> Path:
     return Path(tempfile.gettempdir()) / "twinrx-vcf"
 
 
-def _identity(resource: Resource) -> str:
-    version = version_of(resource)
+def _identity(resource: Resource, version: str | None) -> str:
     if version is None:
         version = "sha256:" + hashlib.sha256(orjson.dumps(resource, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
     return f"{resource['resourceType']}/{resource['id']}/{version}"
+
+
+def _digest(keys: list[str]) -> str:
+    keys.append(f"twinrx/engines/{_engines.engines_tag()}")
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
 
 
 def input_fingerprint(resources: Iterable[Resource]) -> str:
@@ -84,9 +87,7 @@ def input_fingerprint(resources: Iterable[Resource]) -> str:
     The same digest as :func:`services.common.twin.fingerprint` over the equivalent SourceRefs, built
     from strings (no model per resource: this runs for every resource of a population).
     """
-    keys = [_identity(r) for r in resources]
-    keys.append(f"twinrx/engines/{_engines.engines_tag()}")
-    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+    return _digest([_identity(r, version_of(r)) for r in resources])
 
 
 def build_twin(
@@ -101,8 +102,11 @@ def build_twin(
     """Extract twin inputs from one patient's FHIR resources, run pgx and risk, return the unsaved twin."""
     skipped: list[SkippedResource] = []
     valid: list[Resource] = []
-    counts: Counter[str] = Counter()
+    keys: list[str] = []
+    counts: dict[str, int] = {}
     seen: set[tuple[str, str, str | None]] = set()
+    # One pass reads each resource's identity once (dedup key, counts and fingerprint key): this loop
+    # runs for every resource of a population.
     for raw in resources:
         try:
             resource = check_identity(raw)
@@ -110,18 +114,20 @@ def build_twin(
             skipped.append(SkippedResource(reference=exc.reference, reason=exc.reason))
             continue
         rtype = resource["resourceType"]
-        key = (rtype, resource["id"], version_of(resource))
+        version = version_of(resource)
+        key = (rtype, resource["id"], version)
         if key in seen:
             continue
         seen.add(key)
-        counts[rtype] += 1
+        counts[rtype] = counts.get(rtype, 0) + 1
         if rtype in INPUT_TYPES:
             valid.append(resource)
+            keys.append(_identity(resource, version))
     read = sum(counts.values()) + len(skipped)
-    digest = input_fingerprint(valid)
+    digest = _digest(keys)
     if previous is not None and previous.input_fingerprint == digest:
         return BuildResult(
-            twin=previous, read=read, used=0, skipped=list(previous.skipped), counts=dict(counts), changed=False
+            twin=previous, read=read, used=0, skipped=list(previous.skipped), counts=counts, changed=False
         )
     inputs, genomics = _extract_all(patient_id, valid, work_dir or default_work_dir(), fetch, skipped)
     twin = Twin(
@@ -145,7 +151,7 @@ def build_twin(
         skipped.append(SkippedResource(reference=reference, reason=reason))
     twin.skipped = skipped
     used = len(inputs.used | genomics.used)
-    return BuildResult(twin=twin, read=read, used=used, skipped=skipped, counts=dict(counts), changed=True)
+    return BuildResult(twin=twin, read=read, used=used, skipped=skipped, counts=counts, changed=True)
 
 
 _GENOMIC_CODES = frozenset(
