@@ -20,7 +20,6 @@ from .errors import (
     PrefetchUnavailable,
     Unauthorized,
     UnknownService,
-    UnprocessableHook,
 )
 
 __all__ = [
@@ -37,7 +36,6 @@ __all__ = [
     "PrefetchUnavailable",
     "Unauthorized",
     "UnknownService",
-    "UnprocessableHook",
     "create_app",
     "discovery",
     "load_trusted_clients",

@@ -14,9 +14,10 @@ from typing import Any, Final
 
 import redis
 
+from services.common.errors import ValidationFailure
+
 from ._background import Background
 from ._models import Card, FeedbackItem
-from .errors import UnprocessableHook
 
 STREAM: Final = "twinrx:cds:feedback"
 _CARD_PREFIX: Final = "twinrx:cds:card:"
@@ -27,7 +28,7 @@ def parse_timestamp(value: str) -> datetime:
     """RFC 3339 date-time with a zone (fractional seconds of any length); 422 otherwise."""
     text = value.strip()
     if "T" not in text.upper():
-        raise UnprocessableHook("outcomeTimestamp must be an RFC 3339 date-time", location="outcomeTimestamp")
+        raise ValidationFailure("outcomeTimestamp must be an RFC 3339 date-time", location="outcomeTimestamp")
     head, sep, frac = text.partition(".")
     if sep:  # normalise fractional seconds to 6 digits for fromisoformat
         digits = len(frac) - len(frac.lstrip("0123456789"))
@@ -36,9 +37,9 @@ def parse_timestamp(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError as exc:
-        raise UnprocessableHook("outcomeTimestamp is not a valid date-time", location="outcomeTimestamp") from exc
+        raise ValidationFailure("outcomeTimestamp is not a valid date-time", location="outcomeTimestamp") from exc
     if parsed.tzinfo is None:
-        raise UnprocessableHook("outcomeTimestamp needs a time zone (e.g. Z)", location="outcomeTimestamp")
+        raise ValidationFailure("outcomeTimestamp needs a time zone (e.g. Z)", location="outcomeTimestamp")
     return parsed.astimezone(UTC)
 
 
@@ -50,15 +51,15 @@ def normalise_override(raw: dict[str, Any] | None) -> dict[str, Any] | None:
         raw = {"reason": {k: raw[k] for k in ("code", "system", "display") if k in raw}}
     reason, comment = raw.get("reason"), raw.get("userComment")
     if reason is None and comment is None:
-        raise UnprocessableHook("overrideReason needs reason or userComment", location="overrideReason")
+        raise ValidationFailure("overrideReason needs reason or userComment", location="overrideReason")
     if reason is not None and not (
         isinstance(reason, dict) and isinstance(reason.get("code"), str) and isinstance(reason.get("system"), str)
     ):
-        raise UnprocessableHook(
+        raise ValidationFailure(
             "overrideReason.reason must be a Coding with code and system", location="overrideReason"
         )
     if comment is not None and not isinstance(comment, str):
-        raise UnprocessableHook("overrideReason.userComment must be a string", location="overrideReason")
+        raise ValidationFailure("overrideReason.userComment must be a string", location="overrideReason")
     return {k: v for k, v in (("reason", reason), ("userComment", comment)) if v is not None}
 
 
@@ -67,10 +68,10 @@ def validate_item(item: FeedbackItem, index: int) -> dict[str, str]:
     try:
         when = parse_timestamp(item.outcomeTimestamp)
         override = normalise_override(item.overrideReason)
-    except UnprocessableHook as exc:
-        raise UnprocessableHook(exc.message, location=f"feedback[{index}].{exc.location}") from exc
+    except ValidationFailure as exc:
+        raise ValidationFailure(exc.message, location=f"feedback[{index}].{exc.location}") from exc
     if item.outcome == "accepted" and not item.acceptedSuggestions:
-        raise UnprocessableHook(
+        raise ValidationFailure(
             "acceptedSuggestions is required when outcome is accepted", location=f"feedback[{index}]"
         )
     fields = {"card": item.card, "outcome": item.outcome, "outcomeTimestamp": when.isoformat()}

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import redis
 from pydantic import ValidationError
 
+from services.common.errors import ValidationFailure
 from services.common.logging import get_logger, patient_ref
 from services.common.settings import Settings
 from services.common.store import TwinStore
@@ -32,7 +33,7 @@ from ._discovery import ServiceSpec
 from ._engines import Engines
 from ._models import HookRequest
 from ._prefetch import FhirFetcher, Prefetched, resolve_prefetch
-from .errors import PrefetchUnavailable, UnprocessableHook
+from .errors import PrefetchUnavailable
 
 log = get_logger(__name__)
 
@@ -113,7 +114,7 @@ def _build(engines: Engines, server: str, patient_id: str, pre: Prefetched, prev
         return engines.build_twin(server, patient_id, pre.all_resources(), previous=previous).twin
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # malformed prefetch content, not our fault
         log.warning("twin_build_failed", error=exc.__class__.__name__)
-        raise UnprocessableHook("prefetched resources could not be used to build the patient's twin") from exc
+        raise ValidationFailure("prefetched resources could not be used to build the patient's twin") from exc
 
 
 def load_twin(

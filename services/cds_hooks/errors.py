@@ -3,13 +3,18 @@
 ::
 
     TwinRxError (services.common.errors)
-    └── CDSHookError              base of every hook-service error; body is an OperationOutcome
-        ├── BadHookRequest        400: malformed request or context (unknown hook, missing hookInstance ...)
-        ├── Unauthorized          401: JWT missing or invalid; the message never says why
-        ├── UnknownService        404: no CDS service with that id
-        ├── PrefetchUnavailable   412: data the decision needs is neither prefetched nor fetchable
-        ├── UnprocessableHook     422: a well-formed request whose content cannot be used (bad feedback value)
-        └── PayloadTooLarge       413: body above ``Settings.cds_max_body_bytes``
+    ├── CDSHookError              base of every hook-service error; body is an OperationOutcome
+    │   ├── BadHookRequest        400: malformed request or context (unknown hook, missing hookInstance ...)
+    │   ├── Unauthorized          401: JWT missing or invalid; the message never says why
+    │   ├── UnknownService        404: no CDS service with that id
+    │   ├── PrefetchUnavailable   412: data the decision needs is neither prefetched nor fetchable
+    │   └── PayloadTooLarge       413: body above ``Settings.cds_max_body_bytes``
+    └── InputError
+        └── ValidationFailure     422 (services.common.errors): a well-formed request whose content cannot
+                                  be used (bad feedback value, prefetch no twin can be built from)
+
+The service raises the shared ``ValidationFailure`` for 422 rather than a hook-specific copy of it: the
+status, the issue code (``value``) and the OperationOutcome body are the same, from the same handler.
 """
 
 from __future__ import annotations
@@ -54,13 +59,6 @@ class PrefetchUnavailable(CDSHookError):
 
     http_status = 412
     issue_code = "incomplete"
-
-
-class UnprocessableHook(CDSHookError):
-    """Raised when a request is well formed but a value cannot be used."""
-
-    http_status = 422
-    issue_code = "value"
 
 
 class PayloadTooLarge(CDSHookError):
