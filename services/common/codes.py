@@ -17,6 +17,18 @@ RXNORM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
 HGNC: Final = "http://www.genenames.org"
 UCUM: Final = "http://unitsofmeasure.org"
 
+# Race as US Core sends it: the us-core-race extension, whose "ombCategory" coding is from the CDC Race
+# & Ethnicity code system (OMB categories). Source: HL7 FHIR US Core IG, StructureDefinition-us-core-race
+# and ValueSet omb-race-category (https://hl7.org/fhir/us/core/StructureDefinition-us-core-race.html).
+US_CORE_RACE: Final = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
+CDC_RACE_ETHNICITY: Final = "urn:oid:2.16.840.1.113883.6.238"
+# Twin race category -> (OMB category code, display): the categories the race-based pooled cohort
+# equations distinguish; any other OMB category reads as "other".
+OMB_RACE_CODES: Final[dict[str, tuple[str, str]]] = {
+    "white": ("2106-3", "White"),
+    "black": ("2054-5", "Black or African American"),
+}
+
 # LOINC code -> canonical twin lab name. Several codes may feed one name (mass or molar units);
 # the unit travels with the value and the risk engine converts it.
 LAB_CODES: Final[dict[str, str]] = {

@@ -14,7 +14,17 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from services.common.codes import HGNC, LOINC, RXNORM, SMOKING_STATUS, SNOMED, UCUM
+from services.common.codes import (
+    CDC_RACE_ETHNICITY,
+    HGNC,
+    LOINC,
+    OMB_RACE_CODES,
+    RXNORM,
+    SMOKING_STATUS,
+    SNOMED,
+    UCUM,
+    US_CORE_RACE,
+)
 
 from ._design import AS_OF, Lab, PatientPlan
 
@@ -25,8 +35,6 @@ _CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 _CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 _CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 _GENOMICS_PROFILE = "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/"
-_US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
-_OMB_RACE = "urn:oid:2.16.840.1.113883.6.238"
 _UUID_NAMESPACE = uuid.UUID("6f1c0b7e-5d0a-4c59-9b57-2f1f6f0c9a11")
 
 HGNC_IDS: dict[str, str] = {
@@ -42,7 +50,6 @@ HGNC_IDS: dict[str, str] = {
     "UGT1A1": "HGNC:12530",
     "VKORC1": "HGNC:23663",
 }
-_RACE_CODES = {"white": ("2106-3", "White"), "black": ("2054-5", "Black or African American")}
 _SMOKING_CODES = {
     "never": ("266919005", "Never smoker"),
     "former": ("8517006", "Ex-smoker"),
@@ -84,13 +91,13 @@ def patient(plan: PatientPlan) -> Resource:
         "gender": c.sex,
         "birthDate": c.birth_date.isoformat(),
     }
-    race = _RACE_CODES.get(c.race)
+    race = OMB_RACE_CODES.get(c.race)
     if race:
         resource["extension"] = [
             {
-                "url": _US_CORE_RACE,
+                "url": US_CORE_RACE,
                 "extension": [
-                    {"url": "ombCategory", "valueCoding": _coding(_OMB_RACE, race[0], race[1])},
+                    {"url": "ombCategory", "valueCoding": _coding(CDC_RACE_ETHNICITY, race[0], race[1])},
                     {"url": "text", "valueString": race[1]},
                 ],
             }

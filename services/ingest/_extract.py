@@ -30,8 +30,7 @@ from ._resource import (
 )
 from .errors import MalformedResource
 
-_OMB_RACE = {"2106-3": "white", "2054-5": "black"}
-_US_CORE_RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
+_OMB_RACE = {code: category for category, (code, _) in codes.OMB_RACE_CODES.items()}
 _UNUSABLE_OBSERVATION = frozenset({"entered-in-error", "cancelled", "registered"})
 _ACTIVE_CONDITION = frozenset({"active", "recurrence", "relapse"})
 _REFUTED = frozenset({"refuted", "entered-in-error"})
@@ -75,7 +74,7 @@ def extract_patient(resource: Resource, inputs: Inputs) -> None:
         birth = parsed.date() if parsed else None
     race: str | None = None
     for extension in resource.get("extension", []) or []:
-        if not isinstance(extension, dict) or extension.get("url") != _US_CORE_RACE:
+        if not isinstance(extension, dict) or extension.get("url") != codes.US_CORE_RACE:
             continue
         for part in extension.get("extension", []) or []:
             coding = part.get("valueCoding") if isinstance(part, dict) else None
