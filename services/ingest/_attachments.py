@@ -18,8 +18,8 @@ from pathlib import Path
 
 from services.common.errors import TransientUpstreamError, UpstreamError
 from services.common.twin import GenotypeInput, SourceRef
+from services.pgx.observations import normalise_alleles
 
-from ._genomics import normalise_alleles
 from ._resource import Resource, effective_time, reference_of, source_ref
 from .errors import MalformedResource
 

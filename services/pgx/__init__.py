@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from services.pgx._caller import CallReport, call_vcf
 from services.pgx._drugs import drugs_with_guidance, genes_for_drug, resolve_drug
-from services.pgx._fhir_in import genotype_from_observation
 from services.pgx._kb import meta as kb_meta
 from services.pgx._outside import outside_call, read_outside_calls
 from services.pgx._profile import profile
@@ -18,6 +17,7 @@ from services.pgx._recommend import recommend
 from services.pgx.errors import GenomeBuildError, PGxFileError, PGxValueError, SampleNotFound, VcfFormatError
 from services.pgx.fhir import genotype_observation, implication_observation, provenance
 from services.pgx.models import Alternative, Drug, DrugGuidance, Recommendation
+from services.pgx.observations import genotype_from_observation
 
 __all__ = [
     "Alternative",
