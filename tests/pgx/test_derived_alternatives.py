@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from services.common.twin import GeneResult
-from services.pgx import outside_call, recommend
+from services.pgx import _kb, outside_call, recommend
+from services.pgx._alternatives import _is_standard
 from services.pgx.models import Recommendation
 
 ABCG2_NORMAL = "rs2231142 reference (G)/rs2231142 reference (G)"
@@ -145,3 +146,22 @@ def test_citalopram_ultrarapid_gets_sertraline_only_when_cpic_is_firm() -> None:
     assert _only("citalopram", _p(CYP2C19="*17/*17", CYP2B6="*6/*6")).alternatives == []
     # poor metabolizer: sertraline is to avoid too; CYP2D6-only antidepressants were never assessed for CYP2C19
     assert _only("citalopram", _p(CYP2C19="*2/*2", CYP2B6="*1/*1", CYP2D6="*1/*1")).alternatives == []
+
+
+def test_a_candidate_without_rxnorm_code_is_not_offered(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rule 4: an uncoded one-click order is worse than none
+    drugs = {name: dict(entry) for name, entry in _kb.drugs().items()}
+    drugs["rosuvastatin"]["rxnorm"] = None
+    monkeypatch.setattr(_kb, "drugs", lambda: drugs)
+    rec = _only("simvastatin", _p(SLCO1B1="*1/*5", ABCG2=ABCG2_NORMAL, CYP2C9="*1/*1"))
+    assert _names(rec) == ["fluvastatin", "pravastatin"]
+
+
+def test_a_standard_row_worded_with_a_dose_limit_or_weak_evidence_does_not_count() -> None:
+    profile = _p(SLCO1B1="*1/*5")
+    (pravastatin,) = recommend("pravastatin", profile).recommendations
+    assert _is_standard(pravastatin)
+    limited = pravastatin.model_copy(update={"recommendation_text": "Prescribe ≤40mg as a starting dose."})
+    assert not _is_standard(limited)
+    assert not _is_standard(pravastatin.model_copy(update={"strength": "Optional"}))
+    assert not _is_standard(pravastatin.model_copy(update={"lookup": {"SLCO1B1": "No Result"}}))
