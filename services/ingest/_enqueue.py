@@ -16,7 +16,6 @@ from typing import Any
 from services.common.twin import SkippedResource
 
 from ._local import source_files
-from ._local_vcf import vcf_files
 from ._runs import RunLog, RunSummary, new_run_id
 from ._runtime import Runtime
 from ._split import enqueue_split
@@ -68,15 +67,9 @@ def enqueue_directory(
     if parallel_split is None:
         parallel_split = sum(f.stat().st_size for f in source_files(folder)) >= PARALLEL_SPLIT_BYTES
     if parallel_split:
+        # Loose VCFs are linked by the workers once the split is done (unlinked ones land in the run's skips).
         parts = enqueue_split(app, rt, folder, key, run_id, per_chunk, part_bytes=split_part_bytes)
-        not_read = [
-            SkippedResource(
-                reference=f"VCF/{f.name}",
-                reason=f"VCF {f.name} not read: loose VCFs are not read in a parallel-split run (large folders)",
-            )
-            for f in vcf_files(folder)
-        ]
-        return EnqueuedRun(run_id, key, 0, parts, spool, not_read)
+        return EnqueuedRun(run_id, key, 0, parts, spool)
     result = spool_directory(folder, spool, patients_per_chunk=per_chunk)
     rt.runs.start(run_id, len(result.patients), skipped=result.skipped, ignored=result.ignored)
     for chunk in result.chunks:

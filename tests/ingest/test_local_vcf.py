@@ -225,21 +225,6 @@ def test_ingest_dir_through_a_real_worker_reads_loose_vcfs(
         assert p1 is not None and p1.pgx["CYP2C19"].phenotype == "Normal Metabolizer"
 
 
-@pytest.mark.integration
-def test_parallel_split_runs_report_loose_vcfs_they_do_not_read(rt: Runtime, ingest_settings: Settings) -> None:
-    folder = rt.settings.ingest_work_dir
-    assert folder is not None
-    data = folder / "big"
-    data.mkdir(parents=True)
-    write_patient(data, "p1")
-    write_vcf(data / "p1.vcf", {"S1": "*2"})
-    app = create_celery(ingest_settings, broker_url="memory://")  # the split tasks are only sent, never run
-    run = enqueue_directory(app, rt, data, server="local:big", parallel_split=True)
-    assert [(s.reference, s.reason) for s in run.skipped] == [
-        ("VCF/p1.vcf", "VCF p1.vcf not read: loose VCFs are not read in a parallel-split run (large folders)")
-    ]
-
-
 def test_demo_front_door_lists_unlinked_vcfs_and_goes_on(tmp_path: Path) -> None:
     from services.demo._inputs import scan_inputs
 
