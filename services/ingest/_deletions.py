@@ -88,6 +88,7 @@ def deletion_of(entry: object) -> Deletion | None:
 def history_deletions(client: FhirClient, types: Iterable[str], since: str) -> HistoryScan:
     """Deletions of ``types`` since ``since`` from type-level history (a type without history is noted)."""
     scan = HistoryScan()
+    cutoff = parse_instant(since)
     for resource_type in types:
         try:
             for bundle in client.pages(f"{resource_type}/_history", {"_since": since}):
@@ -95,6 +96,8 @@ def history_deletions(client: FhirClient, types: Iterable[str], since: str) -> H
                     found = deletion_of(entry)
                     if found is None or found.resource_type != resource_type:
                         continue
+                    if found.when and parse_instant(found.when) < cutoff:
+                        continue  # a server whose next links drop _since (sekmet 0.1.1) pages into older history
                     scan.deletions.append(found)
                     if found.when and (scan.newest is None or parse_instant(found.when) > parse_instant(scan.newest)):
                         scan.newest = found.when

@@ -22,7 +22,7 @@ from services.common.logging import get_logger
 from ._clients import client_for
 from ._deletions import HistoryScan, history_deletions, remove_twins, resolve
 from ._enqueue import enqueue_patients
-from ._owners import remember_pairs
+from ._owners import owners_of, remember_pairs
 from ._refs import patient_target
 from ._resource import last_updated
 from ._runtime import Runtime
@@ -63,6 +63,9 @@ def changed_patients(rt: Runtime, server: str) -> tuple[set[str], str | None]:
                 patients.add(patient_id)
                 owned.append((f"{resource_type}/{resource.get('id')}", patient_id))
             newest = _newer(newest, last_updated(resource))
+    # A resource moved to another patient (a mis-filed result corrected) must also leave its old twin.
+    before = owners_of(rt.redis, server, [ref for ref, _ in owned])
+    patients.update(old for ref, new in owned if (old := before.get(ref)) is not None and old != new)
     remember_pairs(rt.redis, server, owned)
     return patients, newest
 

@@ -23,7 +23,7 @@ from ._refs import patient_target
 from ._resource import Resource
 
 _PREFIX = "twinrx:ingest:owner:"
-_BATCH = 1000  # fields per HSET: one round trip per thousand resources of a large export
+_BATCH = 1000  # fields per HSET / HMGET: one round trip per thousand resources
 
 _lock = threading.Lock()
 _connections: dict[str, redis.Redis[bytes]] = {}
@@ -80,10 +80,13 @@ def remember(client: redis.Redis[bytes], server: str, resources: Iterable[Resour
 
 def owners_of(client: redis.Redis[bytes], server: str, refs: list[str]) -> dict[str, str]:
     """``Type/id -> patient id`` for the refs the index knows (unknown refs are left out)."""
-    if not refs:
-        return {}
+    key = owners_key(server)
+    found: dict[str, str] = {}
     try:
-        values = client.hmget(owners_key(server), refs)
+        for start in range(0, len(refs), _BATCH):  # bounded replies: an incremental run may see many resources
+            batch = refs[start : start + _BATCH]
+            values = client.hmget(key, batch)
+            found.update((ref, value.decode()) for ref, value in zip(batch, values, strict=True) if value is not None)
     except redis.RedisError as exc:
         raise StoreError(f"owner index unavailable: {exc.__class__.__name__}") from exc
-    return {ref: value.decode() for ref, value in zip(refs, values, strict=True) if value is not None}
+    return found

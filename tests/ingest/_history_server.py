@@ -36,6 +36,7 @@ class HistoryServer(FhirTestServer):
         super().__init__(page_size)
         self.tombstones: list[Tombstone] = []
         self.history_enabled = True
+        self.ignore_since = False  # like a server whose history paging drops the _since filter
         self._export_since: dict[str, str] = {}
 
     def delete(self, rtype: str, rid: str, *, when: str | None = None) -> None:
@@ -66,7 +67,7 @@ class HistoryServer(FhirTestServer):
         return status, reply_headers, reply
 
     def _history(self, rtype: str, rid: str | None, query: dict[str, str]) -> dict[str, Any]:
-        since = query.get("_since", "")
+        since = "" if self.ignore_since else query.get("_since", "")
         entries: list[dict[str, Any]] = []
         for stone in self.tombstones:
             if stone.resource_type != rtype or (rid and stone.id != rid) or stone.when < since:

@@ -155,6 +155,39 @@ def test_entered_in_error_genotype_is_dropped_on_the_next_sync(rt: Runtime, serv
     assert genotype not in {g.source.id for g in _twin(rt, server, GENOMICS).genotype_inputs}
 
 
+def test_a_result_moved_to_another_patient_leaves_the_first_twin(rt: Runtime, server: HistoryServer) -> None:
+    rt = _without_overlap(rt)
+    app = Recorder()
+    _initial_sync(rt, server, app)
+    genotype = _cyp2c19_genotype(_twin(rt, server, GENOMICS))
+    misfiled = server.store.get("Observation", genotype)
+    assert misfiled is not None
+    moved = {**misfiled, "subject": {"reference": f"Patient/{ALBERTO}"}}
+    server.store.put(moved, last_updated="2024-01-01T08:00:00.000Z")
+    incremental_sync(rt, app, server.base)
+    assert app.run(rt) == {GENOMICS: "updated", ALBERTO: "updated"}
+    assert genotype not in {g.source.id for g in _twin(rt, server, GENOMICS).genotype_inputs}
+    assert [g.source.id for g in _twin(rt, server, ALBERTO).genotype_inputs] == [genotype]
+
+
+def test_history_older_than_asked_for_is_ignored(rt: Runtime, server: HistoryServer) -> None:
+    rt = _without_overlap(rt)
+    app = Recorder()
+    _initial_sync(rt, server, app)
+    genotype = _cyp2c19_genotype(_twin(rt, server, GENOMICS))
+    server.delete("Observation", genotype, when="2024-01-01T07:00:00.000Z")
+    assert incremental_sync(rt, app, server.base)[server.base]["deletions"] == 1  # type: ignore[index]
+    app.run(rt)
+    condition = server.store.search("Condition", {"patient": ALBERTO})[0]
+    server.store.put(condition, last_updated="2024-01-01T08:00:00.000Z")
+    moved_on = incremental_sync(rt, app, server.base)[server.base]
+    assert moved_on["watermark"] == "2024-01-01T08:00:00.000Z"  # type: ignore[index]
+    server.ignore_since = True  # the server now lists the 07:00 deletion although 08:00 was asked for
+    report = incremental_sync(rt, app, server.base)[server.base]
+    assert (report["deletions"], report["patients"]) == (0, 0)  # type: ignore[index]
+    assert report["watermark"] == "2024-01-01T08:00:00.000Z"  # type: ignore[index]
+
+
 def test_bulk_export_deleted_files_resync_and_remove(rt: Runtime, server: HistoryServer) -> None:
     app = Recorder()
     full = export_population(rt, app, server.base, since=None, types=None, group=None)
