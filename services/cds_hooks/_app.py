@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import orjson
@@ -20,7 +20,6 @@ from services.common.errors import ConfigError, TwinRxError, operation_outcome
 from services.common.logging import get_logger
 from services.common.redis_conn import connect
 from services.common.settings import Settings, get_settings
-from services.common.store import TwinStore
 
 from . import _metrics as metrics
 from ._actionable import ActionableIndex
@@ -28,14 +27,17 @@ from ._auth import Authenticator
 from ._background import Background
 from ._engines import Engines, load_engines, memoized
 from ._feedback import FeedbackStore
+from ._hookcall import HookCalls
 from ._pgx import TestingWindow
 from ._routes import ops, router
 from ._service import Runtime
-from ._twin import SyncEnqueuer
+from ._twin import SyncEnqueuer, TwinCache
 from .errors import PayloadTooLarge, Unauthorized
 
 log = get_logger(__name__)
 
+_TITLE: Final = "twinrx CDS Hooks"
+_DESCRIPTION: Final = "CDS Hooks 2.0.1 services: pharmacogenomic order checks and a digital-twin summary."
 _STATUS_CODES = {400: "invalid", 404: "not-found", 405: "not-supported", 413: "too-costly", 415: "not-supported"}
 
 
@@ -185,7 +187,6 @@ def create_app(
     background = Background()
     runtime = Runtime(
         settings=settings,
-        store=TwinStore(redis_client),
         engines=engines,
         http=http,
         enqueuer=SyncEnqueuer(settings, redis_client, settings.redis_url, background),
@@ -198,14 +199,9 @@ def create_app(
         ),
         background=background,
         actionable=ActionableIndex(engines),
+        twins=TwinCache(),
     )
-    app = FastAPI(
-        title="twinrx CDS Hooks",
-        version="2.0.1",
-        description="CDS Hooks 2.0.1 services: pharmacogenomic order checks and a digital-twin summary.",
-        docs_url=None,
-        redoc_url=None,
-    )
+    app = FastAPI(title=_TITLE, version="2.0.1", description=_DESCRIPTION, docs_url=None, redoc_url=None)
     _warm_up(engines, freeze_gc=freeze_gc)
     app.state.runtime = runtime
     app.state.redis = redis_client
@@ -224,6 +220,9 @@ def create_app(
         app.add_exception_handler(exc_type, handle_error)
     app.include_router(router)
     app.include_router(ops)
+    app.add_middleware(
+        HookCalls, runtime=runtime, authenticator=app.state.authenticator, client=redis_client, on_error=handle_error
+    )
     app.add_middleware(EdgeMiddleware, max_body=settings.cds_max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -246,6 +245,6 @@ def app_from_environment() -> FastAPI:
 
 def openapi_schema() -> dict[str, Any]:
     """The OpenAPI document without wiring Redis (for schemathesis and docs)."""
-    app = FastAPI(title="twinrx CDS Hooks", version="2.0.1")
+    app = FastAPI(title=_TITLE, version="2.0.1", description=_DESCRIPTION)
     app.include_router(router)
     return app.openapi()

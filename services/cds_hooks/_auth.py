@@ -34,6 +34,7 @@ from typing import Any, Final
 
 import httpx
 import jwt
+import orjson
 import redis
 
 from services.common.errors import ConfigError
@@ -155,14 +156,26 @@ class Authenticator:
         path = settings.cds_trusted_clients_file
         self._clients = load_trusted_clients(path) if path is not None else {}
         self._jwks = JwksCache(http, settings.cds_jwks_cache_seconds)
-        self._parsed: dict[str, Any] = {}
+        self._parsed: dict[bytes, Any] = {}
 
     @property
     def trusted_issuers(self) -> list[str]:
         return sorted(self._clients)
 
     def verify(self, authorization: str | None, url_path: str) -> dict[str, Any]:
-        """The verified claims; raises :class:`Unauthorized` on any failure."""
+        """The verified claims, ``jti`` recorded; raises :class:`Unauthorized` on any failure."""
+        claims = self.check(authorization, url_path)
+        key, ttl = self.replay_key(claims)
+        if not self._redis.set(key, "1", nx=True, ex=ttl):
+            raise Unauthorized("jti replayed")
+        return claims
+
+    def check(self, authorization: str | None, url_path: str) -> dict[str, Any]:
+        """Every check but the ``jti`` replay: the caller records the ``jti`` itself (see :meth:`replay_key`).
+
+        Split from :meth:`verify` so a hook call can record the ``jti`` in the same Redis round trip that
+        reads the twin; a token is accepted only once that ``SET NX`` has succeeded.
+        """
         if not authorization or not authorization.startswith("Bearer "):
             raise Unauthorized("missing bearer token")
         token = authorization[7:].strip()
@@ -196,12 +209,11 @@ class Authenticator:
             raise Unauthorized(f"token rejected: {exc.__class__.__name__}") from exc
         self._check_times(claims)
         self._check_tenant(client, claims)
-        self._check_replay(claims)
         return claims
 
     def _public_key(self, jwk: dict[str, Any]) -> Any:
         """The parsed key of a JWK (cached by its canonical JSON: parsing costs more than a dict lookup)."""
-        cache_key = json.dumps(jwk, sort_keys=True)
+        cache_key = orjson.dumps(jwk, option=orjson.OPT_SORT_KEYS)
         key = self._parsed.get(cache_key)
         if key is None:
             key = jwt.PyJWK(jwk).key
@@ -235,11 +247,15 @@ class Authenticator:
         if allowed and claims.get("tenant") not in allowed:
             raise Unauthorized("tenant not allowed")
 
-    def _check_replay(self, claims: dict[str, Any]) -> None:
+    def replay_key(self, claims: dict[str, Any]) -> tuple[str, int]:
+        """Redis key and lifetime (seconds) that mark the token's ``jti`` as used: ``SET key 1 NX EX ttl``.
+
+        The key outlives the token (expiry plus clock skew), so a replay is refused for as long as the
+        token itself would be accepted.
+        """
         jti = claims.get("jti")
         if not isinstance(jti, str) or not jti:
             raise Unauthorized("jti missing")
         ttl = int(claims["exp"] - time.time()) + self._settings.cds_clock_skew_seconds + 1
         key = "twinrx:cds:jti:" + hashlib.sha256(f"{claims['iss']}|{jti}".encode()).hexdigest()
-        if not self._redis.set(key, "1", nx=True, ex=max(ttl, 1)):
-            raise Unauthorized("jti replayed")
+        return key, max(ttl, 1)

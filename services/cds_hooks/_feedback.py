@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import redis
 
 from services.common.errors import ValidationFailure
+from services.common.logging import get_logger
 
 from ._background import Background
 from ._models import Card, FeedbackItem
@@ -22,6 +24,17 @@ from ._models import Card, FeedbackItem
 STREAM: Final = "twinrx:cds:feedback"
 _CARD_PREFIX: Final = "twinrx:cds:card:"
 _SEEN_PREFIX: Final = "twinrx:cds:feedback-seen:"
+_MAX_PENDING: Final = 10_000  # registrations waiting for a flush; beyond that new ones are dropped and logged
+
+log = get_logger(__name__)
+
+
+class _Registration(NamedTuple):
+    """The cards (uuid, indicator) one hook call returned, and which call that was."""
+
+    service: str
+    hook_instance: str
+    cards: list[tuple[str, str]]
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -92,29 +105,55 @@ class FeedbackStore:
         self._background = background
         self._maxlen = maxlen
         self._card_ttl = card_ttl_days * 86400
+        self._pending: list[_Registration] = []
+        self._flush_queued = False
+        self._lock = threading.Lock()
 
     def remember_cards(self, cards: list[Card], *, service: str, hook_instance: str) -> None:
-        """Record which service and hook instance produced each card (for feedback joins)."""
-        if not cards:
-            return
-        if self._background is not None:
-            self._background.submit("card-registry", self._remember, cards, service, hook_instance)
-        else:
-            self._remember(cards, service, hook_instance)
+        """Record which service and hook instance produced each card (for feedback joins).
 
-    def _remember(self, cards: list[Card], service: str, hook_instance: str) -> None:
+        With a background pool the write happens after the answer, batched: calls append to a pending
+        list and at most one flush job is queued at a time, which writes everything pending in one
+        pipeline. Why: one job per call fell behind under load (each job waits for the GIL behind the
+        request threads) until the pool's queue overflowed and registrations were dropped.
+        """
+        entries: list[tuple[str, str]] = [(uuid, card.indicator) for card in cards if (uuid := card.uuid) is not None]
+        if not entries:
+            return
+        registration = _Registration(service, hook_instance, entries)
+        if self._background is None:
+            self._write([registration])
+            return
+        with self._lock:
+            full = len(self._pending) >= _MAX_PENDING
+            schedule = not full and not self._flush_queued
+            if not full:
+                self._pending.append(registration)
+                self._flush_queued = True
+        if full:
+            log.warning("card_registry_dropped", hookInstance=hook_instance[:100])
+        elif schedule and not self._background.submit("card-registry", self._flush):
+            with self._lock:
+                self._flush_queued = False  # the pool is full; the next call queues the flush again
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._flush_queued = False
+        self._write(batch)
+
+    def _write(self, batch: list[_Registration]) -> None:
         pipe = self._redis.pipeline(transaction=False)
-        for card in cards:
-            if card.uuid is None:
-                continue
-            key = _CARD_PREFIX + card.uuid
-            mapping: dict[str | bytes, bytes | float | int | str] = {
-                "service": service,
-                "hookInstance": hook_instance,
-                "indicator": card.indicator,
-            }
-            pipe.hset(key, mapping=mapping)
-            pipe.expire(key, self._card_ttl)
+        for registration in batch:
+            for card_uuid, indicator in registration.cards:
+                key = _CARD_PREFIX + card_uuid
+                mapping: dict[str | bytes, bytes | float | int | str] = {
+                    "service": registration.service,
+                    "hookInstance": registration.hook_instance,
+                    "indicator": indicator,
+                }
+                pipe.hset(key, mapping=mapping)
+                pipe.expire(key, self._card_ttl)
         pipe.execute()
 
     def add(self, service: str, fields: dict[str, str]) -> str | None:

@@ -11,7 +11,7 @@ from . import _metrics as metrics
 from ._discovery import discovery
 from ._feedback import validate_item
 from ._models import CardsResponse, DiscoveryResponse, FeedbackRequest, HookRequest
-from ._service import handle, service_spec
+from ._service import service_spec
 from .deps import ClientDep, RuntimeDep
 
 router = APIRouter()
@@ -25,9 +25,11 @@ def get_discovery(_: ClientDep) -> DiscoveryResponse:
 
 
 @router.post("/cds-services/{service_id}", response_model=CardsResponse, response_model_exclude_none=True)
-def call_service(service_id: str, body: HookRequest, rt: RuntimeDep, _: ClientDep) -> CardsResponse:
+def call_service(service_id: str, body: HookRequest) -> CardsResponse:
     """Call a CDS service: cards for the hook's context (optional fields omitted, never null)."""
-    return handle(rt, service_id, body)
+    # This route documents the operation (OpenAPI, and 405 for other methods on the path); the app's
+    # HookCalls middleware answers every POST to it before FastAPI's routing (why: see ._hookcall).
+    raise RuntimeError("hook calls are answered by the HookCalls middleware")
 
 
 @router.post("/cds-services/{service_id}/feedback")

@@ -12,7 +12,7 @@ import structlog
 from services.common.errors import TwinRxError
 from services.common.logging import get_logger
 from services.common.settings import Settings
-from services.common.store import TwinStore
+from services.common.twin import Twin
 
 from . import _metrics as metrics
 from ._actionable import ActionableIndex
@@ -20,12 +20,12 @@ from ._background import Background
 from ._discovery import SERVICES, ServiceSpec
 from ._engines import Engines
 from ._feedback import FeedbackStore
-from ._models import Card, CardsResponse, HookRequest
+from ._models import Card, HookRequest
 from ._orders import draft_medications
 from ._pgx import TestingWindow, pgx_cards, resolve_orders
 from ._prefetch import FhirFetcher, bundle_resources
 from ._summary import summary_card
-from ._twin import SyncEnqueuer, TwinData, load_twin, server_for
+from ._twin import SyncEnqueuer, TwinCache, TwinData, load_twin, server_for
 from .errors import BadHookRequest, UnknownService
 
 log = get_logger(__name__)
@@ -38,7 +38,6 @@ class Runtime:
     """Everything a hook call needs, built once per app."""
 
     settings: Settings
-    store: TwinStore
     engines: Engines
     http: httpx.Client
     enqueuer: SyncEnqueuer
@@ -46,6 +45,7 @@ class Runtime:
     feedback: FeedbackStore
     actionable: ActionableIndex
     background: Background
+    twins: TwinCache
 
 
 def service_spec(service_id: str) -> ServiceSpec:
@@ -99,16 +99,17 @@ def _prefetch_resources(request: HookRequest) -> list[dict[str, Any]]:
     return out
 
 
-def handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse:
-    """Validate, load the twin (or build it from prefetch), compose cards; logs carry the hookInstance."""
+def handle(rt: Runtime, spec: ServiceSpec, request: HookRequest, patient_id: str, stored: Twin | None) -> list[Card]:
+    """Cards for a validated request; ``stored`` is the twin read from Redis (None: none stored).
+
+    Logs carry the hookInstance.
+    """
     with structlog.contextvars.bound_contextvars(hookInstance=request.hookInstance[:100]):
-        return _handle(rt, service_id, request)
+        return _handle(rt, spec, request, patient_id, stored)
 
 
-def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse:
+def _handle(rt: Runtime, spec: ServiceSpec, request: HookRequest, patient_id: str, stored: Twin | None) -> list[Card]:
     started = time.monotonic()
-    spec = service_spec(service_id)
-    patient_id = validate(spec, request, rt.settings.cds_allowed_fhir_servers)
     fetcher = FhirFetcher(rt.http, request, started + rt.settings.cds_time_budget_ms / 1000)
     server = server_for(request, rt.settings)
 
@@ -118,7 +119,7 @@ def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse
             request=request,
             patient_id=patient_id,
             settings=rt.settings,
-            store=rt.store,
+            stored=stored,
             engines=rt.engines,
             fetcher=fetcher,
             enqueuer=rt.enqueuer,
@@ -179,4 +180,4 @@ def _handle(rt: Runtime, service_id: str, request: HookRequest) -> CardsResponse
         cards=len(cards),
         ms=round((time.monotonic() - started) * 1000, 1),
     )
-    return CardsResponse(cards=cards)
+    return cards

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -24,7 +25,6 @@ from pydantic import ValidationError
 from services.common.errors import ValidationFailure
 from services.common.logging import get_logger, patient_ref
 from services.common.settings import Settings
-from services.common.store import TwinStore
 from services.common.twin import Twin
 from services.ingest.names import SYNC_PATIENT
 
@@ -117,24 +117,70 @@ def _build(engines: Engines, server: str, patient_id: str, pre: Prefetched, prev
         raise ValidationFailure("prefetched resources could not be used to build the patient's twin") from exc
 
 
+class TwinCache:
+    """Parsed twins keyed by the exact bytes stored in Redis (a bounded LRU).
+
+    A stored twin changes only by a new write, which stores new bytes (its version and ``updated_at``
+    are in them), so a hit is exactly what parsing those bytes again would give; a warm call then
+    skips the pydantic validation of the whole twin. Bounded by entry count and total bytes. The
+    twins handed out are shared: callers treat them as read-only (the risk what-if copies first).
+    """
+
+    def __init__(self, *, entries: int = 512, max_bytes: int = 32 * 1024 * 1024) -> None:
+        self._entries = entries
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._data: OrderedDict[bytes, Twin] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parse(self, body: bytes) -> Twin:
+        """The twin stored as ``body``; raises pydantic's ``ValidationError`` like ``Twin.model_validate_json``."""
+        with self._lock:
+            twin = self._data.get(body)
+            if twin is not None:
+                self._data.move_to_end(body)
+                return twin
+        twin = Twin.model_validate_json(body)
+        if len(body) <= self._max_bytes // 8:  # one huge twin must not evict everything else
+            with self._lock:
+                if body not in self._data:
+                    self._data[body] = twin
+                    self._bytes += len(body)
+                while len(self._data) > self._entries or self._bytes > self._max_bytes:
+                    old, _ = self._data.popitem(last=False)
+                    self._bytes -= len(old)
+        return twin
+
+    def stored(self, body: bytes | None) -> Twin | None:
+        """The twin of a Redis read (None: nothing stored, or unreadable and so rebuilt as if missing)."""
+        if body is None:
+            return None
+        try:
+            return self.parse(body)
+        except ValidationError as exc:  # written by another schema version
+            log.warning("stored_twin_unreadable", errors=exc.error_count())
+            return None
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 def load_twin(
     *,
     spec: ServiceSpec,
     request: HookRequest,
     patient_id: str,
     settings: Settings,
-    store: TwinStore,
+    stored: Twin | None,
     engines: Engines,
     fetcher: FhirFetcher,
     enqueuer: SyncEnqueuer,
 ) -> TwinData:
-    """The twin to decide on (see module docstring); 412 when essential data cannot be had."""
+    """The twin to decide on (see module docstring); 412 when essential data cannot be had.
+
+    ``stored`` is the twin the caller read from Redis (in the round trip that also records the ``jti``).
+    """
     server = server_for(request, settings)
-    try:
-        stored = store.get(server, patient_id)
-    except ValidationError as exc:  # written by another schema version: rebuild as if missing
-        log.warning("stored_twin_unreadable", errors=exc.error_count())
-        stored = None
     if stored is not None and not is_stale(stored, settings):
         return TwinData(stored, "stored")
     pre = resolve_prefetch(spec, request, fetcher)
