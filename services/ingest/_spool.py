@@ -32,12 +32,24 @@ _FAST_KEYS = (b'"subject":{"reference":"', b'"patient":{"reference":"')
 _TYPE_PREFIX = b'{"resourceType":"'
 
 
+# resourceType bytes -> str: an export has a handful of types, decoded once each (bounded: input is untrusted)
+_TYPE_NAMES: dict[bytes, str] = {}
+
+
 def fast_type(line: bytes) -> str | None:
     """The resourceType of a compact NDJSON line that starts with it (as Bulk exports write), else None."""
     if not line.startswith(_TYPE_PREFIX):
         return None
     end = line.find(b'"', len(_TYPE_PREFIX))
-    return line[len(_TYPE_PREFIX) : end].decode() if end > 0 else None
+    if end < 0:
+        return None
+    raw = line[len(_TYPE_PREFIX) : end]
+    name = _TYPE_NAMES.get(raw)
+    if name is None:
+        name = raw.decode()
+        if len(_TYPE_NAMES) < 256:
+            _TYPE_NAMES[raw] = name
+    return name
 
 
 @dataclass
@@ -53,6 +65,7 @@ class SpoolResult:
 
 _CODE_KEY = b'"code":{"coding":['
 _CODE_VALUE = re.compile(rb'"code":"([^"]*)"')
+_OBSERVATION_CODES_BYTES = frozenset(code.encode() for code in OBSERVATION_CODES)
 
 
 def observation_may_matter(line: bytes) -> bool:
@@ -60,8 +73,6 @@ def observation_may_matter(line: bytes) -> bool:
 
     Lines with components, or whose ``code`` cannot be found by this byte search, are kept (parsed).
     """
-    if b'"component"' in line:
-        return True
     start = line.find(_CODE_KEY)
     if start < 0:
         return True
@@ -76,14 +87,23 @@ def observation_may_matter(line: bytes) -> bool:
     stop = line.find(b'"', first, end)
     if stop < 0 or line.find(b'"code":"', stop, end) >= 0:  # several codings: check them all
         found = _CODE_VALUE.findall(line, start, end)
-        return not found or any(code.decode() in OBSERVATION_CODES for code in found)
-    return line[first:stop].decode() in OBSERVATION_CODES
+        if not found or any(code in _OBSERVATION_CODES_BYTES for code in found):
+            return True
+    elif line[first:stop] in _OBSERVATION_CODES_BYTES:
+        return True
+    # checked last: a full scan of the line, needed only for the Observations not kept by their code
+    return b'"component"' in line
 
 
 def fast_patient(line: bytes) -> str | None:
     """The patient id of a compact NDJSON line found by byte search, or None to fall back to parsing."""
     if b'"resourceType":"Patient"' in line[:64]:
         return None
+    return _referenced_patient(line)
+
+
+def _referenced_patient(line: bytes) -> str | None:
+    """:func:`fast_patient` of a line already known not to be a Patient."""
     for key in _FAST_KEYS:
         start = line.find(key)
         if start < 0:
@@ -202,7 +222,12 @@ def spool_lines(name: str, lines: Iterable[bytes], writer: ChunkWriter, result: 
             reason = "not a FHIR resource type (VCF)"
             result.skipped.append(SkippedResource(reference=f"{name}:{number}", reason=reason))
             continue
-        patient_id = None if rtype == "Patient" else fast_patient(line)
+        if rtype == "Patient":
+            patient_id = None  # parsed below: its id is its own
+        elif rtype is None:
+            patient_id = fast_patient(line)
+        else:
+            patient_id = _referenced_patient(line)
         if patient_id is None:
             try:
                 resource = orjson.loads(line)
@@ -253,12 +278,15 @@ def iter_chunk(path: Path) -> Iterator[tuple[str, bytes]]:
                 yield patient.decode(), body
 
 
-def read_chunk(paths: Path | Sequence[Path]) -> tuple[dict[str, list[Resource]], list[SkippedResource]]:
+def read_chunk(
+    paths: Path | Sequence[Path], *, patient_id: str | None = None
+) -> tuple[dict[str, list[Resource]], list[SkippedResource]]:
     """Resources of each patient in chunk file(s), with shared Medications attached; lines that fail to parse.
 
     A chunk split by several workers is several files (one per split part), each beside its part's
-    ``shared.ndjson``.
+    ``shared.ndjson``. With ``patient_id`` only that patient's lines (and the shared ones) are parsed.
     """
+    only = patient_id.encode() if patient_id is not None else None
     patients: dict[str, list[Resource]] = {}
     shared: dict[str, Resource] = {}
     skipped: list[SkippedResource] = []
@@ -276,6 +304,8 @@ def read_chunk(paths: Path | Sequence[Path]) -> tuple[dict[str, list[Resource]],
                 tab = line.find(b"\t")
                 if tab < 0 or len(line) - tab < 3:
                     continue
+                if only is not None and tab and (tab != len(only) or not line.startswith(only)):
+                    continue  # another patient's line: its prefix says so, no need to parse it
                 try:
                     resource = loads(memoryview(line)[tab + 1 :])  # no copy of the line
                 except orjson.JSONDecodeError:
@@ -295,6 +325,6 @@ def read_chunk(paths: Path | Sequence[Path]) -> tuple[dict[str, list[Resource]],
 
 
 def chunk_patient(path: Path, patient_id: str) -> list[Resource]:
-    """One patient's resources from a chunk file."""
-    patients, _ = read_chunk(path)
+    """One patient's resources from a chunk file (the other patients' lines are not parsed)."""
+    patients, _ = read_chunk(path, patient_id=patient_id)
     return patients.get(patient_id, [])
