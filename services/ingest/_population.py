@@ -3,13 +3,15 @@
 The export's ``transactionTime`` is stored as the server's export watermark (the next ``_since``),
 the manifest's error files are read and reported, and the NDJSON is never held whole in memory.
 Every exported resource's patient is recorded in the owner index (:mod:`._owners`). A ``_since`` export
-may list deleted resources (the manifest's ``deleted`` Bundles, Bulk Data 2.0): their patients are
-re-synced over REST (the export holds only what changed, not the whole patient) and the twins of
-deleted Patients are removed (:mod:`._deletions`).
+holds only what changed since then, not whole patients, so its patients are re-read in full over REST
+(``sync_patient``) instead of being built from the export's lines. It may also list deleted resources
+(the manifest's ``deleted`` Bundles, Bulk Data 2.0): their patients are re-read the same way and the
+twins of deleted Patients are removed (:mod:`._deletions`).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -22,13 +24,12 @@ from services.common.twin import SkippedResource
 
 from ._clients import client_for
 from ._deletions import bulk_deletions, remove_twins, resolve
-from ._enqueue import enqueue_patients
 from ._owners import remember_pairs
 from ._runs import new_run_id
 from ._runtime import Runtime
 from ._spool import iter_chunk, spool_streams
 from ._watermarks import set_watermark
-from .names import SYNC_CHUNK
+from .names import SYNC_CHUNK, SYNC_PATIENT
 
 log = get_logger(__name__)
 
@@ -68,37 +69,43 @@ def export_population(
         patients_per_chunk=rt.settings.ingest_chunk_patients,
     )
     skipped = spooled.skipped + [SkippedResource(reference="export", reason=m) for m in errors]
-    rt.runs.start(run_id, len(spooled.patients), skipped=skipped, ignored=spooled.ignored)
     remember_pairs(rt.redis, key, _chunk_owners(spooled.chunks))
-    for chunk in spooled.chunks:
-        app.send_task(SYNC_CHUNK, kwargs={"server": key, "source": {"kind": "bulk", "path": str(chunk), "run": run_id}})
     deletions = bulk_deletions(bulk, manifest)
     gone = resolve(rt, client, key, deletions)
     removed = remove_twins(rt, key, gone.deleted_patients)
-    resync = (
-        enqueue_patients(app, rt.runs, key, sorted(gone.resync), {"kind": "rest", "base_url": key})
-        if gone.resync
-        else None
-    )
+    if since is None:  # a full export holds each patient whole: its chunks build the twins
+        chunks = spooled.chunks
+        rest_ids = sorted(gone.resync - gone.deleted_patients - spooled.patients)
+        expected = len(spooled.patients) + len(rest_ids)
+    else:  # a _since export holds only what changed: a twin built from it would lose everything else
+        chunks = []
+        rest_ids = sorted((spooled.patients | gone.resync) - gone.deleted_patients)
+        expected = len(rest_ids)
+        shutil.rmtree(rt.spool_dir / run_id, ignore_errors=True)  # its ids and owners are read; no task needs it
+    rt.runs.start(run_id, expected, skipped=skipped, ignored=spooled.ignored)
+    for chunk in chunks:
+        app.send_task(SYNC_CHUNK, kwargs={"server": key, "source": {"kind": "bulk", "path": str(chunk), "run": run_id}})
+    for patient_id in rest_ids:
+        source = {"kind": "rest", "base_url": key, "run": run_id}
+        app.send_task(SYNC_PATIENT, kwargs={"server": key, "patient_id": patient_id, "source": source})
     set_watermark(rt.redis, key, manifest.transaction_time, kind="export")
     log.info(
         "export_fanned_out",
         run=run_id,
-        patients=len(spooled.patients),
-        tasks=len(spooled.chunks),
+        patients=expected,
+        tasks=len(chunks) + len(rest_ids),
         deletions=len(deletions),
         twins_removed=removed,
     )
     return {
         "run": run_id,
-        "patients": len(spooled.patients),
-        "tasks": len(spooled.chunks),
+        "patients": expected,
+        "tasks": len(chunks) + len(rest_ids),
         "read": spooled.read,
         "skipped": len(skipped),
         "errors": errors,
         "transaction_time": manifest.transaction_time,
         "deletions": len(deletions),
-        "deletion_run": resync.run_id if resync else None,
         "resynced_for_deletions": len(gone.resync),
         "twins_removed": removed,
         "deletions_unresolved": len(gone.unresolved),

@@ -210,6 +210,26 @@ def test_bulk_export_deleted_files_resync_and_remove(rt: Runtime, server: Histor
     assert app.run(rt) == {GENOMICS: "unchanged"}
 
 
+def test_a_since_export_re_reads_changed_patients_in_full(rt: Runtime, server: HistoryServer) -> None:
+    app = Recorder()
+    full = export_population(rt, app, server.base, since=None, types=None, group=None)
+    app.run(rt)
+    before = _twin(rt, server, ALBERTO)
+    condition = server.store.search("Condition", {"patient": ALBERTO})[0]
+    server.store.put({**condition, "clinicalStatus": {"coding": [{"code": "resolved"}]}})
+    delta = export_population(rt, app, server.base, since=str(full["transaction_time"]), types=None, group=None)
+    assert (delta["patients"], delta["tasks"], delta["read"]) == (1, 1, 1)
+    assert [(n, k["patient_id"], k["source"]["kind"]) for n, k in app.sent] == [
+        ("twinrx.ingest.sync_patient", ALBERTO, "rest")
+    ]
+    assert app.run(rt) == {ALBERTO: "updated"}
+    after = _twin(rt, server, ALBERTO)
+    # Built from everything the server holds, not from the one changed Condition the export carried.
+    assert (after.labs, after.demographics) == (before.labs, before.demographics)
+    assert len(after.conditions) == len(before.conditions) - 1
+    assert rt.runs.summary(str(delta["run"])).statuses == {"updated": 1}
+
+
 def test_a_server_without_history_is_reported_and_search_still_works(rt: Runtime, synthea: Path) -> None:
     scan = scan_directory(synthea)
     with running() as srv:
