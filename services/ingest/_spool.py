@@ -143,12 +143,19 @@ class ChunkWriter:
         out_dir.mkdir(parents=True, exist_ok=True)
         self.paths = [out_dir / f"chunk-{i:05d}.ndjson" for i in range(partitions)]
         self._handles: list[BinaryIO] = [stack.enter_context(p.open("wb", buffering=IO_BUFFER)) for p in self.paths]
-        self._shared: BinaryIO = stack.enter_context((out_dir / "shared.ndjson").open("wb", buffering=IO_BUFFER))
+        # Created on the first shared line only: most parts have none, and every chunk's reader opens each
+        # part's shared file it finds (a stale one from an earlier attempt of this part is removed).
+        self._stack = stack
+        self._shared_path = out_dir / "shared.ndjson"
+        self._shared_path.unlink(missing_ok=True)
+        self._shared: BinaryIO | None = None
         # patient id -> (its chunk's file, its line prefix): a patient has many lines, routed once
         self._routes: dict[str, tuple[BinaryIO, bytes]] = {}
 
     def write(self, patient_id: str | None, line: bytes) -> None:
         if patient_id is None:
+            if self._shared is None:
+                self._shared = self._stack.enter_context(self._shared_path.open("wb", buffering=IO_BUFFER))
             handle, prefix = self._shared, b"\t"
         else:
             route = self._routes.get(patient_id)

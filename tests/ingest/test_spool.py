@@ -72,3 +72,15 @@ def test_writer_routes_every_line_of_a_patient_to_one_chunk(tmp_path: Path) -> N
     assert sorted(homes) == [f"p{i}" for i in range(10)]
     assert all(len(files) == 1 for files in homes.values())
     assert (out / "shared.ndjson").read_bytes() == b"\t" + _line(MED)
+
+
+def test_shared_file_only_when_a_shared_line_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "part"
+    out.mkdir()
+    (out / "shared.ndjson").write_bytes(b"\t" + _line(MED))  # left by an earlier attempt of this part
+    with ExitStack() as stack:
+        writer = ChunkWriter(out, 2, stack)
+        writer.write("a", _line(A_PAT))
+    assert not (out / "shared.ndjson").exists()
+    patients, bad = read_chunk([p for p in writer.paths if p.stat().st_size > 0])
+    assert (patients, bad) == ({"a": [A_PAT]}, [])
