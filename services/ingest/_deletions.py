@@ -9,9 +9,10 @@ Search never returns deleted resources, so they are read from where servers repo
 A deletion names only ``Type/id``; its patient comes from the owner index (:mod:`._owners`), else from the
 resource's own instance history (the versions before the deletion still carry the subject). A deleted
 resource's patient is re-synced in full, so the twin is rebuilt from what the server holds now; a
-deleted Patient's twin is removed. Both are idempotent, so a deletion read twice (overlap window, task
-retry) changes nothing the second time. Observations that become ``entered-in-error`` are updates, which
-the incremental search already sees; the extractors ignore them when the twin is rebuilt.
+deleted Patient's twin is removed, unless a read shows the Patient back (restored under its id). Both
+are idempotent, so a deletion read twice (overlap window, task retry) changes nothing the second time.
+Observations that become ``entered-in-error`` are updates, which the incremental search already sees;
+the extractors ignore them when the twin is rebuilt.
 """
 
 from __future__ import annotations
@@ -159,8 +160,21 @@ def resolve(rt: Runtime, client: FhirClient, server: str, deletions: list[Deleti
             learned.append((ref, owner))
         resolved.resync.add(owner)
     remember_pairs(rt.redis, server, learned)
+    for patient_id in sorted(resolved.deleted_patients):
+        if _exists(client, patient_id):  # deleted, then restored (same id) since: re-read, keep the twin
+            resolved.deleted_patients.discard(patient_id)
+            resolved.resync.add(patient_id)
     resolved.resync -= resolved.deleted_patients  # a deleted Patient is removed, not re-read (that would 410)
     return resolved
+
+
+def _exists(client: FhirClient, patient_id: str) -> bool:
+    """Whether the server holds the Patient now; any answer but the resource confirms the deletion it reported."""
+    try:
+        client.read("Patient", patient_id)
+    except FhirHttpError:
+        return False
+    return True
 
 
 def remove_twins(rt: Runtime, server: str, patient_ids: Iterable[str]) -> int:
