@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from services.common.celery_app import create_celery
+from services.common.settings import Settings
 from services.common.twin import Twin
 from services.ingest import Runtime, scan_directory
 from services.ingest._clients import reset_clients
@@ -18,6 +20,7 @@ from services.ingest._population import export_population
 from services.ingest._watermarks import get_watermark
 from tests.fhir_server.server import running
 from tests.ingest._history_server import HistoryServer, running_history
+from tests.ingest._worker import running_worker, worker_env
 
 ALBERTO = "4e8ed886-fd5f-40bb-8feb-f339b04d853a"
 GENOMICS = "CGPatientExample01"
@@ -257,3 +260,23 @@ def test_a_server_without_history_is_reported_and_search_still_works(rt: Runtime
     assert report["history_unsupported"] == list(TYPES)  # type: ignore[index]
     assert (report["deletions"], report["patients"]) == (0, 1)  # type: ignore[index]
     assert get_watermark(rt.redis, srv.base) == LOADED
+
+
+@pytest.mark.integration
+def test_incremental_deletions_through_a_real_worker(
+    rt: Runtime, ingest_settings: Settings, server: HistoryServer, tmp_path: Path
+) -> None:
+    assert ingest_settings.redis_url is not None
+    app = create_celery(ingest_settings)
+    env = worker_env(ingest_settings.redis_url, tmp_path / "worker-work")
+    with running_worker(env, tmp_path / "worker.log"):
+        first = incremental_sync(rt, app, server.base)[server.base]
+        assert rt.runs.wait(str(first["run"]), timeout=120).statuses == {"created": 4}  # type: ignore[index]
+        genotype = _cyp2c19_genotype(_twin(rt, server, GENOMICS))
+        server.delete("Observation", genotype, when="2024-01-01T07:25:00.000Z")
+        server.delete("Patient", ALBERTO, when="2024-01-01T07:30:00.000Z")
+        second = incremental_sync(rt, app, server.base)[server.base]
+        summary = rt.runs.wait(str(second["run"]), timeout=120)  # type: ignore[index]
+    assert summary.complete and summary.statuses == {"updated": 1, "unchanged": 2}
+    assert rt.store.get(server.base, ALBERTO) is None
+    assert genotype not in {g.source.id for g in _twin(rt, server, GENOMICS).genotype_inputs}
