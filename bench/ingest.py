@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--resources", type=int, default=200_000)
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / ".work" / "ingest")
     parser.add_argument("--chunk", type=int, default=100, help="patients per task (the settings default)")
-    parser.add_argument("--runs", type=int, default=2, help="runs per worker count (the fastest is reported)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per worker count (the fastest is reported)")
     args = parser.parse_args()
     if not (SHARED / "data" / "fhir" / "synthea").is_dir():
         raise SystemExit(f"reference data not present at {SHARED}")
