@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from services.common.codes import RXNORM
 from services.common.twin import GeneResult, SourceRef
-from services.pgx.models import Drug, Recommendation
+from services.pgx.models import Alternative, Drug, Recommendation
 
 from ._actionable import deviates
 from ._models import Action, Card, Coding, Indicator, Link, Source, Suggestion
@@ -191,8 +191,14 @@ def recommendation_detail(recs: list[Recommendation]) -> str:
                 f"{r.recommendation_text or action_phrase(r)}"
             )
         parts.append("")
-    if rec.alternatives:
-        parts += ["**Alternatives named by the guideline:** " + ", ".join(a.name for a in rec.alternatives), ""]
+    named = [a for a in rec.alternatives if not a.derived]
+    if named:
+        parts += ["**Alternatives named by the guideline:** " + ", ".join(a.name for a in named), ""]
+    derived = [a for a in rec.alternatives if a.derived]
+    if derived:
+        parts += ["**Alternatives derived by twinrx (the guideline names none):**", ""]
+        parts += [_derived_line(a) for a in derived]
+        parts.append("")
     evidence = f"**Evidence:** {rec.source} classification {rec.strength or 'not stated'}"
     if rec.guideline_name:
         evidence += f"; {rec.guideline_name}"
@@ -205,6 +211,16 @@ def recommendation_detail(recs: list[Recommendation]) -> str:
         for warning in result.warnings:
             parts += ["", f"_Note ({result.gene}): {warning}_"]
     return "\n".join(parts).strip()
+
+
+def _derived_line(alt: Alternative) -> str:
+    """One derived alternative: why it was chosen and what its own guideline says for this genotype."""
+    line = f"- **{alt.name}**: {(alt.reason or 'alternative derived by twinrx').rstrip('. ')}."
+    if alt.recommendation_text:
+        text = alt.recommendation_text.strip()
+        line += f" CPIC for this genotype ({alt.strength or 'strength not stated'}): {text}"
+        line += "" if text.endswith(".") else "."
+    return line
 
 
 def _alt_order(draft: DraftMedication, name: str, rxnorm: str | None, patient_id: str) -> dict[str, Any]:
@@ -256,16 +272,9 @@ def suggestions_for(rec: Recommendation, draft: DraftMedication | None, patient_
         if draft.reference
         else None
     )
-    for alt in rec.alternatives:
-        actions = [delete] if delete else []
-        actions.append(
-            Action(
-                type="create",
-                description=f"Order {alt.name} instead",
-                resource=_alt_order(draft, alt.name, alt.rxnorm, patient_id),
-            )
-        )
-        out.append(Suggestion(label=f"Replace {drug} with {alt.name}", uuid=_uuid(), actions=actions))
+    named = [a for a in rec.alternatives if not a.derived]
+    derived = [a for a in rec.alternatives if a.derived]
+    out += [_replace(drug, alt, delete, draft, patient_id) for alt in named]
     pct = rec.dose_change_percent
     if rec.action in _DOSE_ACTIONS and pct and draft.reference:
         note = f"{drug}: {action_phrase(rec)} ({', '.join(gene_phrases(rec))}; {rec.source})"
@@ -276,11 +285,23 @@ def suggestions_for(rec: Recommendation, draft: DraftMedication | None, patient_
                 actions=[Action(type="update", description=note, resource=_scaled_order(draft, pct, note))],
             )
         )
-    if rec.action in ("avoid", "use-alternative") and not rec.alternatives and delete:
+    if rec.action in ("avoid", "use-alternative") and not named and delete:
         out.append(Suggestion(label=f"Cancel the {drug} order", uuid=_uuid(), actions=[delete]))
     if out:
         out[0].isRecommended = True
-    return out
+    # a derived alternative is offered, never pre-selected: the guideline leaves that choice to the prescriber
+    return out + [_replace(drug, alt, delete, draft, patient_id) for alt in derived]
+
+
+def _replace(drug: str, alt: Alternative, delete: Action | None, draft: DraftMedication, patient_id: str) -> Suggestion:
+    create = Action(
+        type="create",
+        description=f"Order {alt.name} instead",
+        resource=_alt_order(draft, alt.name, alt.rxnorm, patient_id),
+    )
+    return Suggestion(
+        label=f"Replace {drug} with {alt.name}", uuid=_uuid(), actions=[delete, create] if delete else [create]
+    )
 
 
 def _source(rec: Recommendation, drug: str) -> Source:
@@ -301,7 +322,8 @@ def recommendation_card(recs: list[Recommendation], draft: DraftMedication | Non
     rec = recs[0]
     drug = drug_title(rec.drug, draft.label if draft else "drug")
     head = f"{drug}: {action_phrase(rec)} ({'; '.join(gene_phrases(rec))})"
-    tail = f"; consider {' or '.join(a.name for a in rec.alternatives[:2])}" if rec.alternatives else ""
+    named = [a.name for a in rec.alternatives if not a.derived]
+    tail = f"; consider {' or '.join(named[:2])}" if named else ""
     suggestions = suggestions_for(rec, draft, patient_id)
     return Card(
         uuid=_uuid(),
