@@ -27,7 +27,7 @@ from services.common.twin import SkippedResource
 from ._local import source_files
 from ._local_vcf import link_vcfs, vcf_files
 from ._runtime import Runtime
-from ._spool import ChunkWriter, SpoolResult, estimate_patients, spool_json, spool_lines
+from ._spool import IO_BUFFER, ChunkWriter, SpoolResult, estimate_patients, spool_json, spool_lines
 from .names import SPLIT_PART, SYNC_CHUNK
 
 PART_BYTES = 16 * 1024 * 1024
@@ -50,7 +50,7 @@ def plan_parts(files: list[Path], part_bytes: int = PART_BYTES) -> list[dict[str
 
 def _range_lines(path: Path, start: int, end: int) -> Any:
     """Lines whose first byte lies in ``[start, end)``."""
-    with path.open("rb") as handle:
+    with path.open("rb", buffering=IO_BUFFER) as handle:
         position = start
         if start > 0:
             handle.seek(start - 1)
