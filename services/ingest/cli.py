@@ -45,10 +45,11 @@ def _follow(run_id: str, expected: int, timeout: float) -> RunSummary:
     with Progress(*columns, transient=True) as progress:
         bar = progress.add_task("patients", total=expected)
         while True:
-            summary = runs.summary(run_id)
-            progress.update(bar, completed=summary.done, total=summary.expected or expected or None)
-            if summary.complete or time.monotonic() > deadline:
-                return summary
+            # the one-round-trip count while waiting; the full summary parses every outcome, so it is read once
+            done, total, complete = runs.progress(run_id)
+            progress.update(bar, completed=done, total=total or expected or None)
+            if complete or time.monotonic() > deadline:
+                return runs.summary(run_id)
             time.sleep(0.25)
 
 
