@@ -14,6 +14,7 @@ from typing import Any
 
 from services.common.codes import RXNORM
 
+from ._consistency import check_draft_orders
 from .errors import BadHookRequest
 
 MED_ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
@@ -129,8 +130,13 @@ def draft_medications(
     extra_resources: list[dict[str, Any]] | None = None,
     fetch: ResourceFetcher | None = None,
 ) -> list[DraftMedication]:
-    """The draft medication orders to check: the selected ones (order-select) or all (order-sign)."""
+    """The draft medication orders to check: the selected ones (order-select) or all (order-sign).
+
+    400 when any draft (selected or not) is for another patient than ``context.patientId``.
+    """
     resources = _entries(context.get("draftOrders"))
+    patient = context.get("patientId")
+    check_draft_orders(context.get("draftOrders"), patient.strip() if isinstance(patient, str) else "")
     selected: set[str] | None = None
     if use_selections:
         selections = context.get("selections")

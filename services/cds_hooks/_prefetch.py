@@ -5,8 +5,10 @@ Rules (CDS Hooks 2.0.1 section "Prefetch"):
 * key **absent** -> the client chose not to or could not fetch; we query ``fhirServer`` ourselves with
   the request's ``fhirAuthorization`` (never without it), within ``Settings.cds_time_budget_ms``;
 * key with value ``null`` -> the client knows there is no data: "empty", never re-fetched;
-* key whose value is an ``OperationOutcome`` (or any non-resource value) -> the client's fetch failed:
-  treated like an absent key;
+* key whose value is an ``OperationOutcome`` -> the client's fetch failed: treated like an absent key;
+* any other value that is not a FHIR resource (a string, an object without ``resourceType``), or a
+  resource naming another patient than ``context.patientId`` -> 400 naming the key (``._consistency``);
+* resources we fetched that name another patient are dropped; a key left empty by that is unavailable;
 * a ``searchset`` with a ``next`` link is followed only with a token and inside the budget.
 
 The access token is used for this request only: never logged, cached or stored.
@@ -24,7 +26,9 @@ import httpx
 
 from services.common.logging import get_logger
 
+from ._consistency import check_prefetch, context_patient, own_resources
 from ._discovery import TOKEN_RE, ServiceSpec
+from ._egress import fhir_server_refusal
 from ._models import HookRequest
 from ._orders import as_list
 
@@ -127,6 +131,9 @@ class FhirFetcher:
         if auth is not None:
             self._headers["Authorization"] = f"Bearer {auth.access_token}"
         self.enabled = bool(self._base) and auth is not None
+        if self.enabled and (why := fhir_server_refusal(self._base)) is not None:
+            log.warning("fhir_server_refused", reason=why)  # never send the token there (SSRF)
+            self.enabled = False
         self._deadline = deadline
 
     def _remaining(self) -> float:
@@ -182,8 +189,19 @@ def _collect(value: Mapping[str, Any], fetcher: FhirFetcher | None) -> tuple[Key
     return "ok", resources
 
 
+def _own(key: str, state: KeyState, resources: list[dict[str, Any]], patient_id: str) -> tuple[KeyState, list[Any]]:
+    """Only the context patient's resources; a key whose every resource was someone else's is unavailable."""
+    kept, dropped = own_resources(key, resources, patient_id)
+    return ("unavailable" if dropped and not kept else state), kept
+
+
 def resolve_prefetch(spec: ServiceSpec, request: HookRequest, fetcher: FhirFetcher) -> Prefetched:
-    """Resources for each of ``spec``'s prefetch keys, from the request or fetched by us."""
+    """Resources for each of ``spec``'s prefetch keys, from the request or fetched by us.
+
+    400 for a malformed prefetch value or one naming another patient (see ``._consistency``).
+    """
+    patient_id = context_patient(request)
+    check_prefetch(spec, request, patient_id)
     result = Prefetched()
     sent = request.prefetch or {}
     to_fetch: dict[str, str] = {}
@@ -194,7 +212,8 @@ def resolve_prefetch(spec: ServiceSpec, request: HookRequest, fetcher: FhirFetch
                 result.state[key], result.resources[key] = "empty", []
                 continue
             if isinstance(value, Mapping) and isinstance(value.get("resourceType"), str) and not _is_outcome(value):
-                result.state[key], result.resources[key] = _collect(value, fetcher)
+                # Later pages of a sent searchset come from the FHIR server: filtered like fetched data.
+                result.state[key], result.resources[key] = _own(key, *_collect(value, fetcher), patient_id)
                 continue
         url = render(spec.prefetch[key], request)
         if url is None or not fetcher.enabled:
@@ -204,7 +223,7 @@ def resolve_prefetch(spec: ServiceSpec, request: HookRequest, fetcher: FhirFetch
     if to_fetch:
         futures = {key: _executor.submit(fetcher.query, url) for key, url in to_fetch.items()}
         for key, future in futures.items():
-            state, resources = future.result()
+            state, resources = _own(key, *future.result(), patient_id)
             result.state[key], result.resources[key] = state, resources
             if state == "ok":
                 result.fetched.append(key)
