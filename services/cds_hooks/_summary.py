@@ -50,6 +50,13 @@ def _label(result: RiskResult) -> str:
     return f"{result.model.upper()} {outcome}{horizon}"
 
 
+def _why_not(result: RiskResult) -> str:
+    """The cell text of a result without a value: 'not applicable: <reason>' or the status."""
+    if result.status == "not-applicable":
+        return f"not applicable: {result.reason}" if result.reason else "not applicable"
+    return result.reason or result.status
+
+
 def _provenance(result: RiskResult) -> str:
     sources: list[str] = []
     for used in result.inputs:
@@ -152,14 +159,19 @@ def summary_card(
         )
     lines += ["", "**Risk estimates**", ""]
     if risks:
+        if not ok:
+            lines += ["No risk estimate could be computed; the reason is given per model.", ""]
         lines += ["| Model | Result | Category | Inputs (provenance) |", "|---|---|---|---|"]
         for r in risks:
-            value = format_value(r) if r.status == "ok" else (r.reason or r.status)
+            value = format_value(r) if r.status == "ok" else _why_not(r)
             if r.missing:
                 value += f" (missing: {', '.join(r.missing)})"
             lines.append(f"| {_cell(_label(r))} | {_cell(value)} | {_cell(r.category)} | {_cell(_provenance(r))} |")
     else:
         lines.append("No risk estimates available.")
+        # The twin's build records why the engine gave nothing (e.g. a lab in a unit it cannot convert).
+        reasons = [f"{x.reference}: {x.reason}" for x in twin.skipped if x.reason.startswith("risk")]
+        lines += [f"- {_cell(reason)}" for reason in reasons[:8]]
     if pheno is not None:
         age = twin.demographics.age_on(datetime.now(UTC).date())
         if age is not None and pheno.value is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import orjson
 
+from services import risk
 from services.common import codes
 from services.common.twin import SkippedResource, Twin
 
@@ -149,6 +150,13 @@ def build_twin(
     twin.risk, risk_errors = _engines.run_risk(twin)
     for reference, reason in pgx_errors + risk_errors:
         skipped.append(SkippedResource(reference=reference, reason=reason))
+    # A value risk left out (impossible, unknown unit, invalid birth date) is listed once, by its source,
+    # so the steward sees which resource to correct; the models that did not need it were still computed.
+    listed = {s.reference for s in skipped}
+    for reference, reason in [] if risk_errors else risk.rejected_inputs(twin):
+        if reference not in listed:
+            listed.add(reference)
+            skipped.append(SkippedResource(reference=reference, reason=f"risk: {reason}"))
     twin.skipped = skipped
     used = len(inputs.used | genomics.used)
     return BuildResult(twin=twin, read=read, used=used, skipped=skipped, counts=counts, changed=True)
@@ -218,6 +226,7 @@ def _extract_all(
                 SkippedResource(reference=reference_of(resource), reason=f"unreadable ({exc.__class__.__name__})")
             )
     finish_labs(inputs)
+    skipped.extend(SkippedResource(reference=ref, reason=reason) for ref, reason in inputs.problems)
     late: list[tuple[str, str]] = []
     inputs.genotype_inputs = resolve(genomics, late)
     skipped.extend(SkippedResource(reference=ref, reason=reason) for ref, reason in late)

@@ -9,7 +9,7 @@ lab sent; blood-pressure panels contribute their components.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, cast
 
 from services.common import codes
@@ -39,12 +39,47 @@ _PREFERRED_CONDITION_SYSTEMS = (codes.SNOMED, codes.ICD10_CM, codes.ICD10)
 
 Smoking = Literal["current", "former", "never", "unknown"]
 
+MAX_AGE_YEARS = 130
+# A value stamped a few minutes ahead comes from a clock out of step; beyond that it is a data error
+# (2099-01-01), and must never become the "newest" value. A date without a time reads as midnight UTC,
+# yet "today" in UTC+14 is already tomorrow's date: such values get those 14 hours more.
+CLOCK_SKEW = timedelta(minutes=5)
+_DATE_ONLY_SLACK = timedelta(hours=14)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def reject_future(resource: Resource, when: datetime | None) -> None:
+    """Raise MalformedResource when the resource's effective time is in the future (beyond clock skew)."""
+    if when is None:
+        return
+    limit = _now() + CLOCK_SKEW
+    if when.utcoffset() == timedelta(0) and when.hour == when.minute == when.second == when.microsecond == 0:
+        limit += _DATE_ONLY_SLACK
+    if when > limit:
+        raise MalformedResource(reference_of(resource), "effective time is in the future; value not used")
+
+
+def _check_birth_date(where: str, birth: date) -> None:
+    today = _now().date()
+    if birth > today:
+        raise MalformedResource(where, "Patient.birthDate is invalid (in the future); age-based results not computed")
+    years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    if years > MAX_AGE_YEARS:
+        raise MalformedResource(
+            where,
+            f"Patient.birthDate is invalid (implies age {years}, over {MAX_AGE_YEARS}); age-based results not computed",
+        )
+
 
 @dataclass
 class Inputs:
     """Everything extracted for one patient, before pgx and risk run."""
 
     demographics: Demographics = field(default_factory=Demographics)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (reference, reason) of values kept aside
     labs: dict[str, LabValue] = field(default_factory=dict)
     lab_times: dict[str, datetime | None] = field(default_factory=dict)
     pending_labs: dict[str, tuple[str, tuple[float, str], Resource, datetime | None]] = field(default_factory=dict)
@@ -72,6 +107,13 @@ def extract_patient(resource: Resource, inputs: Inputs) -> None:
     if "birthDate" in resource:
         parsed = parse_datetime(resource["birthDate"], where=where, element="birthDate")
         birth = parsed.date() if parsed else None
+        if birth is not None:
+            try:
+                _check_birth_date(where, birth)
+            except MalformedResource as exc:
+                # Kept on the twin, so risk says "birth date invalid" rather than "age missing"; risk
+                # rejects it itself and reports it too.
+                inputs.problems.append((exc.reference, exc.reason))
     race: str | None = None
     for extension in resource.get("extension", []) or []:
         if not isinstance(extension, dict) or extension.get("url") != codes.US_CORE_RACE:
@@ -96,6 +138,7 @@ def extract_observation_values(resource: Resource, inputs: Inputs) -> None:
     if resource.get("status") in _UNUSABLE_OBSERVATION:
         return
     when = effective_time(resource)
+    reject_future(resource, when)
     code_list = list(codings(resource.get("code"), where=where, element="code"))
     if any(code == codes.SMOKING_STATUS for _, code, _ in code_list):
         _smoking(resource, inputs, when)

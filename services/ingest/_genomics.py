@@ -18,6 +18,7 @@ from services.common.twin import GenotypeInput, SourceRef
 from services.pgx import PGxValueError, genotype_from_observation
 from services.pgx.observations import normalise_alleles, observation_gene, phenotype_answer, value_text
 
+from ._extract import reject_future
 from ._refs import split_reference
 from ._resource import Resource, codings, effective_time, reference_of, reference_target, source_ref
 from .errors import MalformedResource
@@ -32,7 +33,10 @@ LEGACY_IMPLICATION = "53040-2"
 class GenomicsState:
     """Genomic facts gathered across a patient's resources, resolved into GenotypeInputs at the end."""
 
-    genotypes: dict[str, GenotypeInput] = field(default_factory=dict)
+    genotypes: dict[str, GenotypeInput] = field(default_factory=dict)  # the newest genotype of each gene
+    # Other genotypes of a gene already in ``genotypes``: pgx.profile weighs them (newest wins with a
+    # warning; same-date calls that disagree make the gene Indeterminate), so none is dropped here.
+    other_genotypes: list[GenotypeInput] = field(default_factory=list)
     genotype_genes: dict[str, str] = field(default_factory=dict)  # "Observation/id" -> gene
     haplotypes: dict[str, list[tuple[str, SourceRef]]] = field(default_factory=dict)
     phenotypes: dict[str, tuple[str, SourceRef]] = field(default_factory=dict)
@@ -59,6 +63,7 @@ def extract_genomic(resource: Resource, state: GenomicsState) -> None:
     code_list = [(s, c) for s, c, _ in codings(resource.get("code"), where=where, element="code")]
     code_set = {c for _, c in code_list}
     when = effective_time(resource)
+    reject_future(resource, when)
     if code_set & codes.GENOTYPE_CODES:
         _genotype(resource, state, when)
     elif code_set & codes.HAPLOTYPE_CODES:
@@ -85,7 +90,14 @@ def _genotype(resource: Resource, state: GenomicsState, when: datetime | None) -
         return
     ref = source_ref(resource, when=when)
     if found.diplotype:
-        state.genotypes[found.gene] = found.model_copy(update={"phenotype": None, "source": ref})
+        entry = found.model_copy(update={"phenotype": None, "source": ref})
+        current = state.genotypes.get(found.gene)
+        if current is None or _later(when, current.source.date):
+            if current is not None:
+                state.other_genotypes.append(current)
+            state.genotypes[found.gene] = entry
+        else:
+            state.other_genotypes.append(entry)
         state.genotype_genes[where] = found.gene
     if found.phenotype:  # a panel's status: weighed with the implications in resolve()
         state.phenotypes.setdefault(found.gene, (found.phenotype, ref))
@@ -140,4 +152,9 @@ def resolve(state: GenomicsState, skipped: list[tuple[str, str]]) -> list[Genoty
                 state.genotypes[gene] = state.genotypes[gene].model_copy(update={"phenotype": phenotype})
         else:
             state.genotypes[gene] = GenotypeInput(kind="diplotype", gene=gene, phenotype=phenotype, source=ref)
-    return [state.genotypes[g] for g in sorted(state.genotypes)] + state.files
+    return [state.genotypes[g] for g in sorted(state.genotypes)] + state.other_genotypes + state.files
+
+
+def _later(new: datetime | None, old: datetime | None) -> bool:
+    """True when ``new`` is strictly newer (an undated genotype never displaces a dated one)."""
+    return new is not None and (old is None or new > old)

@@ -12,7 +12,7 @@ from services.risk._data import citation_url, load, model_card
 from services.risk._inputs import InputSet
 from services.risk.phenoage import CrpTransform
 
-__all__ = ["DEFAULT_MAX_AGE_DAYS", "assess", "assess_inputs"]
+__all__ = ["DEFAULT_MAX_AGE_DAYS", "assess", "assess_inputs", "rejected_inputs"]
 
 DEFAULT_MAX_AGE_DAYS = 365
 """Inputs older than this many days are flagged ``stale`` (services pass Settings.risk_result_max_age_days)."""
@@ -32,8 +32,20 @@ def _result(model: str, outcome: str, *, version: str | None = None, **fields: A
 def _check(
     model: str, outcome: str, inputs: InputSet, names: tuple[str, ...], unit: str, horizon: int | None
 ) -> tuple[list[InputUsed], RiskResult | None]:
-    """Inputs used, and a missing-inputs result when some are absent."""
+    """Inputs used, and a not-applicable (rejected inputs) or missing-inputs result when some are absent."""
     used, missing = inputs.gather(names)
+    rejected = inputs.rejection(names)
+    if rejected:
+        return used, _result(
+            model,
+            outcome,
+            status="not-applicable",
+            reason=rejected,
+            missing=[m for m in missing if m not in inputs.rejected],
+            inputs=used,
+            unit=unit,
+            horizon_years=horizon,
+        )
     if missing:
         return used, _result(
             model, outcome, status="missing-inputs", missing=missing, inputs=used, unit=unit, horizon_years=horizon
@@ -98,6 +110,13 @@ def _pce(inputs: InputSet) -> list[RiskResult]:
 def _phenoage(inputs: InputSet, crp_transform: CrpTransform, denominator: float | None) -> list[RiskResult]:
     outcomes = ("phenoage_years", "phenoage_difference_years")
     used, missing = inputs.gather(phenoage.REQUIRED)
+    rejected = inputs.rejection(phenoage.REQUIRED)
+    if rejected:
+        left = [m for m in missing if m not in inputs.rejected]
+        return [
+            _result("phenoage", o, status="not-applicable", reason=rejected, missing=left, inputs=used, unit="years")
+            for o in outcomes
+        ]
     if missing:
         return [
             _result("phenoage", o, status="missing-inputs", missing=missing, inputs=used, unit="years")
@@ -153,7 +172,7 @@ _FINDRISC_NEEDS = (
 
 
 def _findrisc(inputs: InputSet) -> list[RiskResult]:
-    if inputs.value("diabetes"):
+    if inputs.get("diabetes") is not None and inputs.value("diabetes"):
         return [
             _result(
                 "findrisc",
@@ -225,9 +244,35 @@ def assess(
     ``physically_active``, ``vegetables_daily``, ``family_history_diabetes`` none/second_degree/first_degree,
     ``high_glucose_history``).
 
-    Raises UnknownUnitError / ImpossibleValueError (ValidationFailure) naming the Observation when a
-    lab a model reads cannot be converted or cannot be real.
+    A lab a model reads that cannot be converted or cannot be real, and a birth date in the future or
+    implying an age over 130, are *rejected*: each model needing that input is ``not-applicable`` with
+    the reason naming the value and its source (``total_cholesterol rejected as impossible (5000 mg/dL,
+    Observation/tc)``); every other model is still computed. :func:`rejected_inputs` lists them.
     """
     when = on or datetime.now(UTC).date()
     inputs = InputSet(twin, on=when, max_age_days=max_age_days, answers=answers)
     return assess_inputs(inputs, crp_transform=crp_transform, phenoage_denominator=phenoage_denominator)
+
+
+_EVERY_INPUT = (
+    *prevent.required_inputs("total_cvd_10y"),
+    *pce.REQUIRED,
+    *phenoage.REQUIRED,
+    *_FINDRISC_NEEDS,
+    "bmi",
+    "hba1c",
+)
+
+
+def rejected_inputs(twin: Twin, *, on: date | None = None) -> list[tuple[str, str]]:
+    """``(source reference, reason)`` of each twin value :func:`assess` leaves out as unusable.
+
+    Ingest lists these as skipped resources, so the data steward sees which Observation to correct.
+    """
+    inputs = InputSet(twin, on=on or datetime.now(UTC).date(), max_age_days=DEFAULT_MAX_AGE_DAYS)
+    for name in dict.fromkeys(_EVERY_INPUT):
+        inputs.entries(name)
+    seen: dict[tuple[str, str], None] = {}
+    for reason, reference in inputs.rejected.values():
+        seen[(reference, reason)] = None
+    return list(seen)

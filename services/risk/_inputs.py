@@ -1,7 +1,10 @@
 """Twin -> model inputs: each value converted to the model unit, with its source and a stale flag.
 
-An :class:`InputSet` resolves canonical input names lazily, so a lab in an unknown unit raises
-(naming its Observation) only when a model actually reads it.
+An :class:`InputSet` resolves canonical input names lazily. A value that cannot be used (a lab in an
+unknown unit, a value no living patient can have, a birth date in the future or implying an age over
+130) is *rejected*: the input is left out, :attr:`InputSet.rejected` says why (naming the Observation
+or Patient), and only the models that need that input become not applicable. One bad Observation
+must not cost the patient the models that never read it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,23 @@ from services.common.codes import is_diabetes
 from services.common.twin import InputUsed, LabValue, SourceRef, Twin
 from services.risk import egfr as egfr_mod
 from services.risk.drugs import drug_classes
-from services.risk.errors import CaseInputError
+from services.risk.errors import CaseInputError, ImpossibleValueError, UnknownUnitError
 from services.risk.units import convert
 
-__all__ = ["ANSWER_NAMES", "InputSet"]
+__all__ = ["ANSWER_NAMES", "MAX_AGE_YEARS", "InputSet"]
+
+MAX_AGE_YEARS = 130
+"""Older than this, a birth date is a data-entry error (e.g. 1726 for 1976), not a patient."""
+
+
+class _Rejected(Exception):
+    """An input that exists but cannot be used; ``reason`` names the value and its source."""
+
+    def __init__(self, reason: str, reference: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.reference = reference
+
 
 _DIRECT_LABS = (
     "total_cholesterol",
@@ -63,6 +79,8 @@ class InputSet:
         self._oldest = on - timedelta(days=max_age_days)
         self._answers = dict(answers or {})
         self._cache: dict[str, list[InputUsed]] = {}
+        self.rejected: dict[str, tuple[str, str]] = {}
+        """Input name -> (reason, source reference) for inputs present but unusable."""
 
     # -- public -----------------------------------------------------------------------------------
     def get(self, name: str) -> InputUsed | None:
@@ -73,8 +91,21 @@ class InputSet:
     def entries(self, name: str) -> list[InputUsed]:
         """The input and the values it was derived from (e.g. BMI, weight and height)."""
         if name not in self._cache:
-            self._cache[name] = self._resolve(name)
+            try:
+                self._cache[name] = self._resolve(name)
+            except _Rejected as rejected:
+                self._cache[name] = []
+                self.rejected[name] = (rejected.reason, rejected.reference)
         return self._cache[name]
+
+    def rejection(self, names: tuple[str, ...] | list[str]) -> str | None:
+        """Why some of ``names`` cannot be used ("; "-joined), or None when none was rejected."""
+        reasons: list[str] = []
+        for name in names:
+            self.entries(name)
+            if name in self.rejected and self.rejected[name][0] not in reasons:
+                reasons.append(self.rejected[name][0])
+        return "; ".join(reasons) or None
 
     def value(self, name: str) -> Any:
         """The value of a present input (KeyError when absent)."""
@@ -103,7 +134,14 @@ class InputSet:
         return InputUsed(name=name, value=value, unit=unit, source=source, stale=self._stale(source))
 
     def _lab(self, name: str, lab: LabValue, as_name: str | None = None) -> InputUsed:
-        converted = convert(name, lab.value, lab.unit, lab.source.reference)
+        reference = lab.source.reference
+        try:
+            converted = convert(name, lab.value, lab.unit, reference)
+        except ImpossibleValueError:
+            shown = f"{lab.value:g} {lab.unit}".strip()
+            raise _Rejected(f"{name} rejected as impossible ({shown}, {reference})", reference) from None
+        except UnknownUnitError:
+            raise _Rejected(f"{name} rejected: unit {lab.unit!r} is not supported ({reference})", reference) from None
         return self._used(as_name or name, round(converted.value, 10), converted.unit, lab.source)
 
     def _resolve(self, name: str) -> list[InputUsed]:
@@ -115,13 +153,25 @@ class InputSet:
             lab = twin.labs.get(name)
             return [self._lab(name, lab)] if lab else []
         if name in _ALTERNATIVES:
+            first: _Rejected | None = None
             for lab_name in _ALTERNATIVES[name]:
                 if lab_name in twin.labs:
-                    return [self._lab(lab_name, twin.labs[lab_name], as_name=name)]
+                    try:
+                        return [self._lab(lab_name, twin.labs[lab_name], as_name=name)]
+                    except _Rejected as rejected:  # a plausible alternative (plain CRP for hs-CRP) still serves
+                        first = first or rejected
+            if first is not None:
+                raise first
             return []
         if name == "age":
             age = demo.age_on(self.on)
-            return [] if age is None else [self._used("age", age, "a", demo.source)]
+            if age is None:
+                return []
+            if demo.birth_date is not None and (demo.birth_date > self.on or age > MAX_AGE_YEARS):
+                reference = demo.source.reference if demo.source else "Patient"
+                why = "in the future" if demo.birth_date > self.on else f"implies age {age:.0f}"
+                raise _Rejected(f"birth date invalid ({why}, {reference})", reference)
+            return [self._used("age", age, "a", demo.source)]
         if name == "sex":
             known = demo.gender in ("male", "female")
             return [self._used("sex", demo.gender, None, demo.source)] if known else []

@@ -142,7 +142,21 @@ def convert(name: str, value: float, unit: str, reference: str) -> Converted:
     if not spec.low <= converted <= spec.high:
         shown = f"{_fmt(value)} {unit}"
         raise ImpossibleValueError(
-            f"{name} {shown} is impossible (must be between {_fmt(spec.low)} and {_fmt(spec.high)} {spec.unit})",
+            f"{name} {shown} is impossible (must be between {_limits(spec, to_model, unit.strip())})",
             location=reference,
         )
     return Converted(converted, spec.unit)
+
+
+def _limits(spec: LabUnit, to_model: Callable[[float], float], unit: str) -> str:
+    """The possible range in the unit the value came in, and in the model unit when that differs.
+
+    Every conversion in the table is affine (x * k + a), so the limits invert exactly.
+    """
+    model = f"{_fmt(spec.low)} and {_fmt(spec.high)} {spec.unit}"
+    offset = to_model(0.0)
+    factor = to_model(1.0) - offset
+    if unit == spec.unit or (factor == 1.0 and offset == 0.0):
+        return model
+    low, high = ((limit - offset) / factor for limit in (spec.low, spec.high))
+    return f"{low:.4g} and {high:.4g} {unit}, i.e. {model}"

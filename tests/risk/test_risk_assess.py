@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.common.errors import ValidationFailure
-from services.risk import assess
-from services.risk.errors import ImpossibleValueError, UnknownUnitError
+from services.risk import assess, rejected_inputs
+from services.risk.errors import ImpossibleValueError
+from services.risk.units import convert
 from tests.risk._twins import LISINOPRIL, ON, PHENO_10_LABS, PREVENT_1, obs, prevent_1_twin, twin
 
 
@@ -104,30 +104,34 @@ def test_missing_inputs_are_listed_by_name() -> None:
     assert "smoking" in _by_outcome(assess(unknown_smoking, on=ON), "pce")["ascvd_10y"].missing
 
 
-def test_unknown_unit_names_the_observation() -> None:
+def test_unknown_unit_makes_only_the_models_reading_it_not_applicable() -> None:
     t = prevent_1_twin()
     t.labs["total_cholesterol"] = obs("total_cholesterol", 200.0, "mg/L", oid="chol-9")
-    with pytest.raises(UnknownUnitError) as err:
-        assess(t, on=ON)
-    assert isinstance(err.value, ValidationFailure)
-    assert str(err.value) == "Observation/chol-9: total_cholesterol unit 'mg/L' is not supported (known: mg/dL, mmol/L)"
+    results = assess(t, on=ON)
+    pce_result = _by_outcome(results, "pce")["ascvd_10y"]
+    assert pce_result.status == "not-applicable"
+    assert pce_result.reason == "total_cholesterol rejected: unit 'mg/L' is not supported (Observation/chol-9)"
+    assert _by_outcome(results, "prevent")["heart_failure_10y"].status == "ok"  # reads BMI, not cholesterol
+    assert rejected_inputs(t, on=ON) == [
+        ("Observation/chol-9", "total_cholesterol rejected: unit 'mg/L' is not supported (Observation/chol-9)")
+    ]
 
 
-def test_impossible_values_are_refused_with_exact_messages() -> None:
+def test_impossible_values_are_rejected_with_exact_messages() -> None:
     t = prevent_1_twin()
     t.labs["total_cholesterol"] = obs("total_cholesterol", -5.0, "mg/dL", oid="chol-2")
+    ascvd = _by_outcome(assess(t, on=ON), "prevent")["ascvd_10y"]
+    assert ascvd.status == "not-applicable"
+    assert ascvd.reason == "total_cholesterol rejected as impossible (-5 mg/dL, Observation/chol-2)"
     with pytest.raises(ImpossibleValueError) as err:
-        assess(t, on=ON)
+        convert("total_cholesterol", -5.0, "mg/dL", "Observation/chol-2")
     assert str(err.value) == (
         "Observation/chol-2: total_cholesterol -5 mg/dL is impossible (must be between 1 and 1500 mg/dL)"
     )
     t = prevent_1_twin()
     t.labs["systolic_bp"] = obs("systolic_bp", 900.0, "mm[Hg]", oid="bp-7")
-    with pytest.raises(ImpossibleValueError) as err:
-        assess(t, on=ON)
-    assert (
-        str(err.value) == "Observation/bp-7: systolic_bp 900 mm[Hg] is impossible (must be between 40 and 300 mm[Hg])"
-    )
+    results = _by_outcome(assess(t, on=ON), "prevent")
+    assert {r.reason for r in results.values()} == {"systolic_bp rejected as impossible (900 mm[Hg], Observation/bp-7)"}
 
 
 def test_egfr_is_computed_from_creatinine_with_ckd_epi_2021() -> None:
