@@ -86,8 +86,13 @@ def iter_file(path: Path) -> Iterator[tuple[Resource, str | None] | SkippedResou
         return
     try:
         document = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        yield SkippedResource(reference=path.name, reason=f"unreadable JSON ({exc.__class__.__name__})")
+    except orjson.JSONDecodeError as exc:
+        # where the parser stopped, so the user can open the file there (orjson counts from 1)
+        reason = f"unreadable JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        yield SkippedResource(reference=path.name, reason=reason)
+        return
+    except OSError as exc:
+        yield SkippedResource(reference=path.name, reason=f"unreadable JSON ({exc.strerror or exc.__class__.__name__})")
         return
     yield from _iter_document(document, path.name)
 

@@ -1,7 +1,12 @@
 """CLI edge of services.ingest: ``twinrx ingest dir|patient|export|status``, ``twinrx worker``, ``twinrx beat``.
 
 Each command calls library functions and prints a progress bar and a summary (resources read,
-skipped with reasons, twins updated); errors are TwinRxErrors mapped to one line by ``services.cli``.
+skipped with reasons, twins updated, failed with reasons); errors are TwinRxErrors mapped to one line
+by ``services.cli``. Before anything is enqueued the ``--server`` URL and ``--since`` are checked, the
+server is asked for ``/metadata`` once, and a worker must answer a ping (see ``_preflight``).
+
+Exit codes of a run that was followed: 0 every patient synced; 1 at least one patient failed (the
+reasons are printed); 75 the run did not finish within ``--timeout``.
 """
 
 from __future__ import annotations
@@ -53,7 +58,10 @@ def _follow(run_id: str, expected: int, timeout: float) -> RunSummary:
             time.sleep(0.25)
 
 
-def _print_summary(summary: RunSummary) -> None:
+FAILED_EXIT = 1  # the run finished but at least one patient failed
+
+
+def _print_summary(summary: RunSummary, *, waited: bool = True) -> None:
     typer.echo(
         f"run {summary.run_id}: patients {summary.done}/{summary.expected}, resources read {summary.read}, "
         f"twins updated {summary.updated}, unchanged {summary.statuses.get('unchanged', 0)}, "
@@ -61,8 +69,18 @@ def _print_summary(summary: RunSummary) -> None:
     )
     for reason, count in sorted(summary.skip_reasons.items(), key=lambda item: -item[1])[:20]:
         typer.echo(f"  skipped {count:>6}  {reason}")
+    if summary.failed:
+        from ._preflight import failure_reasons
+        from ._runtime import runtime
+
+        for reason, count in sorted(failure_reasons(runtime(), summary.run_id).items(), key=lambda item: -item[1])[:20]:
+            typer.echo(f"  failed  {count:>6}  {reason}")
     if not summary.complete:
+        why = "did not finish within --timeout" if waited else "is not finished yet"
+        typer.echo(f"twinrx: error: run {summary.run_id} {why}; see `twinrx ingest status {summary.run_id}`", err=True)
         raise typer.Exit(75)
+    if summary.failed:
+        raise typer.Exit(FAILED_EXIT)
 
 
 @ingest_app.command("dir")
@@ -81,9 +99,12 @@ def ingest_dir(
     _require_broker()
     from ._enqueue import enqueue_directory
     from ._local import unreadable_files
+    from ._preflight import require_worker
     from ._runtime import runtime
     from .tasks import app
 
+    if wait:
+        require_worker(app)
     run = enqueue_directory(app, runtime(), path, server=server)
     unreadable = unreadable_files(path, run.skipped)
     for location, reason in unreadable:
@@ -111,12 +132,18 @@ def ingest_patient(
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 600.0,
 ) -> None:
-    """Sync one patient from a FHIR server."""
+    """Sync one patient from a FHIR server (exit 1 when it failed, with the reason)."""
+    from ._preflight import check_server_url, probe_fhir_server, require_worker
+
+    check_server_url(server)
+    probe_fhir_server(server)  # before logging is configured: its one request needs no log line
     _require_broker()
     from ._enqueue import enqueue_patients
     from ._runtime import runtime
     from .tasks import app
 
+    if wait:
+        require_worker(app)
     run = enqueue_patients(app, runtime().runs, server, [patient_id], {"kind": "rest", "base_url": server})
     if wait:
         _print_summary(_follow(run.run_id, run.patients, timeout))
@@ -125,18 +152,29 @@ def ingest_patient(
 @ingest_app.command("export")
 def ingest_export(
     server: Annotated[str, typer.Option(help="FHIR base URL.")],
-    since: Annotated[str | None, typer.Option(help="FHIR instant: only resources changed after it.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="FHIR instant with timezone (or a date): only resources changed after it.")
+    ] = None,
     group: Annotated[str | None, typer.Option(help="Group id (Group/[id]/$export).")] = None,
     system: Annotated[bool, typer.Option("--system", help="System-level $export instead of Patient/$export.")] = False,
     types: Annotated[str | None, typer.Option("--type", help="Comma-separated resource types.")] = None,
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 3600.0,
 ) -> None:
-    """Bulk-export a population and sync every patient in it."""
+    """Bulk-export a population and sync every patient in it (exit 1 when any patient failed)."""
+    from ._preflight import check_server_url, check_since, probe_fhir_server, require_worker
+
+    check_server_url(server)
+    if since is not None:
+        check_since(since)
+    probe_fhir_server(server)  # before logging is configured: its one request needs no log line
     _require_broker()
     from ._population import export_population
     from ._runtime import runtime
     from .tasks import app
+
+    if wait:
+        require_worker(app)
 
     type_list = [t.strip() for t in types.split(",") if t.strip()] if types else None
     result = export_population(runtime(), app, server, since=since, types=type_list, group=group, system=system)
@@ -150,14 +188,14 @@ def ingest_export(
 
 @ingest_app.command("status")
 def ingest_status(run_id: Annotated[str, typer.Argument(help="Run id printed by an ingest command.")]) -> None:
-    """Print a run's summary."""
+    """Print a run's summary (exit 1 when a patient failed, 75 while it is unfinished)."""
     _require_broker()
     from ._runtime import runtime
 
     runs = runtime().runs
     if not runs.exists(run_id):
         raise NotFound(f"unknown run {run_id!r}")
-    _print_summary(runs.summary(run_id))
+    _print_summary(runs.summary(run_id), waited=False)
 
 
 def worker(

@@ -74,8 +74,9 @@ def test_ingest_dir_of_only_a_truncated_bundle_names_it_and_fails(ingest_setting
     done = run_ingest(env, "dir", str(folder), "--no-wait")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        f"twinrx: warning: {bundle}: unreadable JSON (JSONDecodeError)\n"
-        f"twinrx: error: {bundle}: nothing could be read: malformed input (unreadable JSON (JSONDecodeError))\n"
+        f"twinrx: warning: {bundle}: unreadable JSON at line 1 column 88: unexpected end of data\n"
+        f"twinrx: error: {bundle}: nothing could be read: malformed input "
+        "(unreadable JSON at line 1 column 88: unexpected end of data)\n"
     )
 
 
@@ -99,7 +100,10 @@ def test_ingest_dir_names_an_unreadable_file_next_to_readable_ones(ingest_settin
     done = run_ingest(worker_env(ingest_settings.redis_url, tmp_path / "work"), "dir", str(folder), "--no-wait")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].endswith("patients in 1 tasks for local:in")
-    assert f"twinrx: warning: {folder / 'cut.json'}: unreadable JSON (JSONDecodeError)\n" in done.stderr
+    assert (
+        f"twinrx: warning: {folder / 'cut.json'}: unreadable JSON at line 1 column 32: unexpected end of data\n"
+        in done.stderr
+    )
 
 
 def test_ingest_status_of_an_unknown_run_is_not_found(ingest_settings: Settings, tmp_path: Path) -> None:

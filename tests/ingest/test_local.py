@@ -85,7 +85,7 @@ def test_broken_lines_and_resources_are_reported_and_the_rest_loads(tmp_path: Pa
         "Mixed.000.ndjson:5": "not a FHIR resource (no resourceType)",
         "bundle.json#entry[2]": "id missing",
         "bundle.json#entry[3]": "entry without a resource",
-        "notjson.json": "unreadable JSON (JSONDecodeError)",
+        "notjson.json": "unreadable JSON at line 1 column 2: unexpected character, expected a string key",
     }
 
 
