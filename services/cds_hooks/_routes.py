@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 
 from . import _metrics as metrics
 from ._discovery import discovery
@@ -30,6 +31,13 @@ def call_service(service_id: str, body: HookRequest) -> CardsResponse:
     # This route documents the operation (OpenAPI, and 405 for other methods on the path); the app's
     # HookCalls middleware answers every POST to it before FastAPI's routing (why: see ._hookcall).
     raise RuntimeError("hook calls are answered by the HookCalls middleware")
+
+
+@router.api_route("/cds-services/{service_id}", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+def other_method(service_id: str, _: ClientDep) -> None:
+    """404 naming an unknown service whatever the method (routing alone said 405); 405 for a known one."""
+    spec = service_spec(service_id)
+    raise HTTPException(405, f"CDS service {spec.id} is called with POST", headers={"Allow": "POST"})
 
 
 @router.post("/cds-services/{service_id}/feedback")
