@@ -2,7 +2,16 @@
 
 Each item is appended to the stream ``twinrx:cds:feedback`` once per (card, outcome, timestamp): a client
 that reports the same outcome twice does not create two entries. The card's service, hook instance and
-rule are joined from the card registry written when the card was returned (unknown cards are stored too).
+rule are joined from the card registry written when the card was returned.
+
+Checks (422 naming ``feedback[i]...``): ``card`` must be a UUID (we only issue UUIDs, and the spec says
+the client echoes ``card.uuid``); ``outcomeTimestamp`` may not lie more than ``FUTURE_SKEW`` ahead. When
+the registry knows the card: it must be this service's, every accepted suggestion id must be one of its
+suggestions, and an override reason in a code system the card offered must be one of the codes offered.
+A reason in another system is stored with ``overrideReasonOffered=false``, not refused: CDS Hooks 2.0.1
+lets a client augment the override reasons it shows with its own. A card the registry does not know
+(expired after ``cds_card_ttl_days``, or from before a restart of an embedded Redis) is still accepted,
+as the spec asks ("unknown uuid -> 200"), and stored with ``knownCard=false``.
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ import hashlib
 import json
 import threading
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
 import redis
@@ -27,16 +37,35 @@ _CARD_PREFIX: Final = "twinrx:cds:card:"
 _SEEN_PREFIX: Final = "twinrx:cds:feedback-seen:"
 _FLUSH_DELAY: Final = 0.01  # seconds a flush waits for more registrations to join its batch
 _MAX_PENDING: Final = 10_000  # registrations waiting for a flush; beyond that new ones are dropped and logged
+FUTURE_SKEW: Final = timedelta(minutes=5)  # clocks of EHR workstations drift; beyond this it is not an outcome
 
 log = get_logger(__name__)
 
 
+class _CardFacts(NamedTuple):
+    """What feedback on one card is checked against: its suggestions and the override reasons it offered."""
+
+    uuid: str
+    indicator: str
+    suggestions: list[str]
+    reasons: list[str]  # "system|code"
+
+
 class _Registration(NamedTuple):
-    """The cards (uuid, indicator) one hook call returned, and which call that was."""
+    """The cards one hook call returned, and which call that was."""
 
     service: str
     hook_instance: str
-    cards: list[tuple[str, str]]
+    cards: list[_CardFacts]
+
+
+def _facts(card: Card, card_uuid: str) -> _CardFacts:
+    return _CardFacts(
+        card_uuid,
+        card.indicator,
+        [s.uuid for s in card.suggestions or () if s.uuid is not None],
+        [f"{r.system}|{r.code}" for r in card.overrideReasons or ()],
+    )
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -78,10 +107,24 @@ def normalise_override(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in (("reason", reason), ("userComment", comment)) if v is not None}
 
 
-def validate_item(item: FeedbackItem, index: int) -> dict[str, str]:
+def _card_uuid(value: str) -> str:
+    """The canonical (lower-case, hyphenated) form of a card uuid; 422 for anything else."""
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or str(parsed) != value.strip().lower():
+        raise ValidationFailure("card must be the uuid of a card this service returned", location="card")
+    return str(parsed)
+
+
+def validate_item(item: FeedbackItem, index: int, *, now: datetime | None = None) -> dict[str, str]:
     """Stream fields of one feedback item; 422 naming the item on a rule violation."""
     try:
+        card = _card_uuid(item.card)
         when = parse_timestamp(item.outcomeTimestamp)
+        if when > (now or datetime.now(UTC)) + FUTURE_SKEW:
+            raise ValidationFailure("outcomeTimestamp is in the future", location="outcomeTimestamp")
         override = normalise_override(item.overrideReason)
     except ValidationFailure as exc:
         raise ValidationFailure(exc.message, location=f"feedback[{index}].{exc.location}") from exc
@@ -89,7 +132,7 @@ def validate_item(item: FeedbackItem, index: int) -> dict[str, str]:
         raise ValidationFailure(
             "acceptedSuggestions is required when outcome is accepted", location=f"feedback[{index}]"
         )
-    fields = {"card": item.card, "outcome": item.outcome, "outcomeTimestamp": when.isoformat()}
+    fields = {"card": card, "outcome": item.outcome, "outcomeTimestamp": when.isoformat()}
     if item.acceptedSuggestions:
         fields["acceptedSuggestions"] = json.dumps([s.id for s in item.acceptedSuggestions])
     if override:
@@ -122,7 +165,7 @@ class FeedbackStore:
         every call was itself a visible share of a warm call's CPU. Feedback on a card comes seconds
         later at the earliest, so the delay costs nothing.
         """
-        entries: list[tuple[str, str]] = [(uuid, card.indicator) for card in cards if (uuid := card.uuid) is not None]
+        entries = [_facts(card, card_uuid) for card in cards if (card_uuid := card.uuid) is not None]
         if not entries:
             return
         registration = _Registration(service, hook_instance, entries)
@@ -151,16 +194,31 @@ class FeedbackStore:
     def _write(self, batch: list[_Registration]) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for registration in batch:
-            for card_uuid, indicator in registration.cards:
-                key = _CARD_PREFIX + card_uuid
+            for card in registration.cards:
+                key = _CARD_PREFIX + card.uuid
                 mapping: dict[str | bytes, bytes | float | int | str] = {
                     "service": registration.service,
                     "hookInstance": registration.hook_instance,
-                    "indicator": indicator,
+                    "indicator": card.indicator,
+                    "suggestions": json.dumps(card.suggestions),
+                    "overrideReasons": json.dumps(card.reasons),
                 }
                 pipe.hset(key, mapping=mapping)
                 pipe.expire(key, self._card_ttl)
         pipe.execute()
+
+    def checked(self, service: str, items: list[dict[str, str]]) -> list[dict[str, str]]:
+        """``items`` checked against the cards the registry knows (422 naming the item; see module doc).
+
+        Returns the items, each with ``overrideReasonOffered`` when it has a reason and the card is known.
+        """
+        pipe = self._redis.pipeline(transaction=False)
+        for fields in items:
+            pipe.hgetall(_CARD_PREFIX + fields["card"])
+        out: list[dict[str, str]] = []
+        for index, (fields, known) in enumerate(zip(items, pipe.execute(), strict=True)):
+            out.append(_check_known(service, fields, {k.decode(): v.decode() for k, v in known.items()}, index))
+        return out
 
     def add(self, service: str, fields: dict[str, str]) -> str | None:
         """Append one item; returns the stream id, or None if this exact outcome was already stored."""
@@ -189,3 +247,33 @@ class FeedbackStore:
             if len(out) >= count:
                 break
         return out
+
+
+def _check_known(service: str, fields: dict[str, str], card: dict[str, str], index: int) -> dict[str, str]:
+    """One item against its registry entry ``card`` (empty: unknown card, nothing to check)."""
+    where = f"feedback[{index}]"
+    if not card:
+        return fields
+    if card.get("service") != service:
+        raise ValidationFailure(
+            f"card {fields['card']} was returned by another CDS service, not {service}", location=f"{where}.card"
+        )
+    if "suggestions" in card and "acceptedSuggestions" in fields:  # registered before these were kept: no check
+        offered = set(json.loads(card["suggestions"]))
+        for j, sid in enumerate(json.loads(fields["acceptedSuggestions"])):
+            if sid not in offered:
+                raise ValidationFailure(
+                    f"suggestion {str(sid)[:64]!r} is not one of the card's suggestions",
+                    location=f"{where}.acceptedSuggestions[{j}].id",
+                )
+    reason = json.loads(fields["overrideReason"]).get("reason") if "overrideReason" in fields else None
+    if "overrideReasons" in card and reason is not None:
+        offered = set(json.loads(card["overrideReasons"]))
+        coding = f"{reason['system']}|{reason['code']}"
+        if coding not in offered and any(o.partition("|")[0] == reason["system"] for o in offered):
+            raise ValidationFailure(
+                f"override reason {str(reason['code'])[:64]!r} is not one of the card's overrideReasons",
+                location=f"{where}.overrideReason.reason",
+            )
+        fields = {**fields, "overrideReasonOffered": "true" if coding in offered else "false"}
+    return fields

@@ -44,7 +44,7 @@ def other_method(service_id: str, _: ClientDep) -> None:
 def post_feedback(service_id: str, body: FeedbackRequest, rt: RuntimeDep, _: ClientDep) -> dict[str, Any]:
     """Card feedback (accepted / overridden), stored in a Redis stream."""
     spec = service_spec(service_id)
-    items = [validate_item(item, i) for i, item in enumerate(body.feedback)]
+    items = rt.feedback.checked(spec.id, [validate_item(item, i) for i, item in enumerate(body.feedback)])
     for fields in items:
         rt.feedback.add(spec.id, fields)
         metrics.FEEDBACK.labels(spec.id, fields["outcome"]).inc()

@@ -147,7 +147,15 @@ def test_public_base_url_defines_aud(make_client: AppFactory, sandbox_key: Key) 
 
 
 def test_feedback_and_discovery_need_their_own_aud(client: TestClient, sandbox_key: Key) -> None:
-    fb = {"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"}]}
+    fb = {
+        "feedback": [
+            {
+                "card": "00000000-0000-4000-8000-0000000000c1",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-01T00:00:00Z",
+            }
+        ]
+    }
     fb_path = PATH + "/feedback"
     assert client.post(fb_path, json=fb, headers=sandbox_key.bearer(fb_path)).status_code == 200
     _assert_bare_401(client.post(fb_path, json=fb, headers=sandbox_key.bearer(PATH)))

@@ -66,23 +66,31 @@ def test_overridden_with_reason_and_the_legacy_coding_shape(
     batch = {
         "feedback": [
             {
-                "card": "c-1",
+                "card": "00000000-0000-4000-8000-00000000c001",
                 "outcome": "overridden",
                 "outcomeTimestamp": "2026-01-01T00:00:00Z",
                 "overrideReason": {"reason": coding, "userComment": "confirmed elsewhere"},
             },
             {
-                "card": "c-2",
+                "card": "00000000-0000-4000-8000-00000000c002",
                 "outcome": "overridden",
                 "outcomeTimestamp": "2026-01-01T00:00:00.5+01:00",
                 "overrideReason": coding,
             },
-            {"card": "c-3", "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"},
+            {
+                "card": "00000000-0000-4000-8000-00000000c003",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-01T00:00:00Z",
+            },
         ]
     }
     assert dev_client.post(FEEDBACK, json=batch).status_code == 200
     entries = _stream(rclient)
-    assert [e["card"] for e in entries] == ["c-1", "c-2", "c-3"]
+    assert [e["card"] for e in entries] == [
+        "00000000-0000-4000-8000-00000000c001",
+        "00000000-0000-4000-8000-00000000c002",
+        "00000000-0000-4000-8000-00000000c003",
+    ]
     assert json.loads(entries[0]["overrideReason"]) == {"reason": coding, "userComment": "confirmed elsewhere"}
     assert json.loads(entries[1]["overrideReason"]) == {"reason": coding}
     assert entries[1]["outcomeTimestamp"] == "2025-12-31T23:00:00.500000+00:00"
@@ -92,17 +100,56 @@ def test_overridden_with_reason_and_the_legacy_coding_shape(
 @pytest.mark.parametrize(
     ("item", "status"),
     [
-        ({"card": "c", "outcome": "ignored", "outcomeTimestamp": "2026-01-01T00:00:00Z"}, 400),
-        ({"outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"}, 400),
-        ({"card": "c", "outcome": "overridden"}, 400),
-        ({"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-01-01T00:00:00Z"}, 422),
-        ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "yesterday"}, 422),
-        ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00"}, 422),
-        ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-13-01T00:00:00Z"}, 422),
-        ({"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z", "overrideReason": {}}, 422),
         (
             {
-                "card": "c",
+                "card": "00000000-0000-4000-8000-00000000000c",
+                "outcome": "ignored",
+                "outcomeTimestamp": "2026-01-01T00:00:00Z",
+            },
+            400,
+        ),
+        ({"outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"}, 400),
+        ({"card": "00000000-0000-4000-8000-00000000000c", "outcome": "overridden"}, 400),
+        (
+            {
+                "card": "00000000-0000-4000-8000-00000000000c",
+                "outcome": "accepted",
+                "outcomeTimestamp": "2026-01-01T00:00:00Z",
+            },
+            422,
+        ),
+        (
+            {"card": "00000000-0000-4000-8000-00000000000c", "outcome": "overridden", "outcomeTimestamp": "yesterday"},
+            422,
+        ),
+        (
+            {
+                "card": "00000000-0000-4000-8000-00000000000c",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-01T00:00:00",
+            },
+            422,
+        ),
+        (
+            {
+                "card": "00000000-0000-4000-8000-00000000000c",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-13-01T00:00:00Z",
+            },
+            422,
+        ),
+        (
+            {
+                "card": "00000000-0000-4000-8000-00000000000c",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-01T00:00:00Z",
+                "overrideReason": {},
+            },
+            422,
+        ),
+        (
+            {
+                "card": "00000000-0000-4000-8000-00000000000c",
                 "outcome": "overridden",
                 "outcomeTimestamp": "2026-01-01T00:00:00Z",
                 "overrideReason": {"reason": {"code": "x"}},
@@ -122,12 +169,20 @@ def test_invalid_feedback_is_rejected_and_nothing_is_stored(
 
 def test_empty_batch_and_unknown_service(dev_client: TestClient) -> None:
     assert dev_client.post(FEEDBACK, json={"feedback": []}).status_code == 400
-    item = {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z"}
+    item = {
+        "card": "00000000-0000-4000-8000-00000000000c",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-01-01T00:00:00Z",
+    }
     assert dev_client.post("/cds-services/nope/feedback", json={"feedback": [item]}).status_code == 404
 
 
 def test_feedback_is_counted_in_metrics(dev_client: TestClient) -> None:
-    item = {"card": "m-1", "outcome": "overridden", "outcomeTimestamp": "2026-02-01T00:00:00Z"}
+    item = {
+        "card": "00000000-0000-4000-8000-0000000000a1",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-02-01T00:00:00Z",
+    }
     before = _metric(dev_client, 'twinrx_cds_feedback_total{outcome="overridden",service="twinrx-pgx-order-select"}')
     dev_client.post(FEEDBACK, json={"feedback": [item]})
     after = _metric(dev_client, 'twinrx_cds_feedback_total{outcome="overridden",service="twinrx-pgx-order-select"}')
@@ -142,7 +197,11 @@ def _metric(client: TestClient, name: str) -> float:
 
 
 def test_cli_feedback_list(dev_client: TestClient, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    item = {"card": "cli-1", "outcome": "overridden", "outcomeTimestamp": "2026-03-01T10:00:00Z"}
+    item = {
+        "card": "00000000-0000-4000-8000-0000000000c1",
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-03-01T10:00:00Z",
+    }
     dev_client.post(FEEDBACK, json={"feedback": [item]})
     monkeypatch.setenv("TWINRX_REDIS_URL", redis_url)
     get_settings.cache_clear()
@@ -154,9 +213,9 @@ def test_cli_feedback_list(dev_client: TestClient, redis_url: str, monkeypatch: 
     finally:
         get_settings.cache_clear()
     assert table.exit_code == 0, table.output
-    assert "twinrx-pgx-order-select" in table.output and "card=cli-1" in table.output
+    assert "twinrx-pgx-order-select" in table.output and "card=00000000-0000-4000-8000-0000000000c1" in table.output
     (line,) = as_json.output.strip().splitlines()
-    assert json.loads(line)["card"] == "cli-1"
+    assert json.loads(line)["card"] == "00000000-0000-4000-8000-0000000000c1"
     assert other.output.strip() == "no feedback"
 
 
