@@ -14,7 +14,7 @@ from typing import Any, Final
 from services.risk import findrisc, pce, phenoage, prevent
 from services.risk._data import load
 from services.risk.errors import CaseInputError
-from services.risk.units import convert
+from services.risk.units import LAB_UNITS, convert, model_unit
 
 __all__ = ["INPUT_KEYS", "MODEL_ALIASES", "OUTPUT_KEYS", "canonical_model", "score_case", "score_case_explained"]
 
@@ -101,6 +101,7 @@ class _Fields:
 
     def __init__(self, inputs: Mapping[str, Any]) -> None:
         self.raw = inputs
+        self.notes: list[str] = []  # conventions applied to these inputs (a floored CRP), for the caller
 
     def has(self, key: str) -> bool:
         return self.raw.get(key) is not None
@@ -114,11 +115,38 @@ class _Fields:
         return float(value)
 
     def lab(self, name: str, options: Mapping[str, str]) -> float:
-        """The first present of ``options`` (field -> unit), converted to the model unit of lab ``name``."""
-        for key, unit in options.items():
-            if self.has(key):
-                return convert(name, self.number(key), unit, key).value
-        raise CaseInputError("is required", location=" or ".join(options))
+        """The value of ``options`` (field -> unit) present, converted to the model unit of lab ``name``.
+
+        The same lab given twice (``total_chol_mg_dL`` and ``total_chol_mmol_L``) must agree after
+        conversion within the rounding of the digits given (5.2 mmol/L is 5.15-5.25); otherwise it is
+        an error naming both, never a silent pick.
+        """
+        given = [(key, unit) for key, unit in options.items() if self.has(key)]
+        if not given:
+            raise CaseInputError("is required", location=" or ".join(options))
+        values = [convert(name, self.number(key), unit, key).value for key, unit in given]
+        (first, first_unit), first_value = given[0], values[0]
+        for (key, unit), value in zip(given[1:], values[1:], strict=True):
+            allowed = self._rounding(name, first, first_unit) + self._rounding(name, key, unit)
+            if abs(value - first_value) > allowed + 1e-9 * abs(first_value):
+                raise CaseInputError(
+                    f"{first} {self.number(first):g} and {key} {self.number(key):g} disagree "
+                    f"({first_value:.4g} vs {value:.4g} {model_unit(name)}); give one of them",
+                    location=f"{first}, {key}",
+                )
+        return first_value
+
+    def _rounding(self, name: str, key: str, unit: str) -> float:
+        """Half a unit of the last digit given for ``key``, in the model unit of ``name``."""
+        raw = self.number(key)
+        text = repr(raw) if isinstance(self.raw[key], float) else str(self.raw[key])
+        if "e" in text.lower():
+            half = abs(raw) * 5e-10
+        else:
+            decimals = len(text.partition(".")[2].rstrip("0"))
+            half = 0.5 * 10.0**-decimals
+        to_model = LAB_UNITS[name].accepted[unit]
+        return abs(to_model(raw + half) - to_model(raw))
 
     def flag(self, key: str) -> bool:
         value = self.raw.get(key)
@@ -204,6 +232,12 @@ def _phenoage(f: _Fields) -> tuple[dict[str, Any], dict[str, str]]:
         alp_u_l=f.lab("alp", {"alp_U_L": "U/L"}),
         wbc=f.lab("wbc", {"wbc_10e3_per_uL": "10*3/uL"}),
     )
+    if crp < phenoage.CRP_FLOOR_MG_DL and not f.has("ln_crp_mg_dL"):
+        given = next(f"{key} {f.number(key):g}" for key in ("crp_mg_dL", "crp_mg_L") if f.has(key))
+        f.notes.append(
+            f"{given} is below the CRP detection limit: ln CRP uses the floor {phenoage.CRP_FLOOR_MG_DL:g} mg/dL "
+            "(0.1 mg/L) in the Levine outputs (phenoage_bioage_ln1pcrp uses ln(1 + CRP), no floor)"
+        )
     alt = load("phenoage")["constants"]["denominator_alternative"]
     levine = phenoage.compute(x)
     levine_alt = phenoage.compute(x, denominator=alt)
@@ -251,9 +285,13 @@ def score_case(model: str, inputs: Mapping[str, Any], *, keys: Collection[str] |
 
 
 def score_case_explained(
-    model: str, inputs: Mapping[str, Any], *, keys: Collection[str] | None = None
+    model: str, inputs: Mapping[str, Any], *, keys: Collection[str] | None = None, notes: list[str] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """:func:`score_case` and, for each ``None`` result, the reason it is not applicable."""
+    """:func:`score_case` and, for each ``None`` result, the reason it is not applicable.
+
+    ``notes``, when given, receives the conventions applied to the inputs (e.g. a CRP of 0 floored at
+    the detection limit before its log): the number is kept, and the caller says so.
+    """
     name = canonical_model(model)
     if not isinstance(inputs, Mapping):
         raise CaseInputError("must be a JSON object", location="inputs")
@@ -264,7 +302,10 @@ def score_case_explained(
         raise CaseInputError(
             f"unknown input{'s' if len(unknown_inputs) > 1 else ''} {listed} (known: {', '.join(known)})"
         )
-    result, reasons = _SCORERS[name](_Fields(inputs))
+    fields = _Fields(inputs)
+    result, reasons = _SCORERS[name](fields)
+    if notes is not None:
+        notes.extend(fields.notes)
     if keys is None:
         return result, reasons
     unknown = [k for k in keys if k not in result]

@@ -44,11 +44,16 @@ def _score_one(model: str, case: Any, where: str) -> dict[str, Any]:
     keys = list(expected) if isinstance(expected, dict) else None
     if "model" in case and "inputs" in case and canonical_model(str(case["model"])) != canonical_model(model):
         raise InputFileError(f"case is for model {case['model']!r}, not {model!r}", location=where)
+    notes: list[str] = []
     try:
-        result, reasons = score_case_explained(model, inputs, keys=keys)
+        result, reasons = score_case_explained(model, inputs, keys=keys, notes=notes)
     except TwinRxError as exc:
         exc.location = f"{where}: {exc.location}" if exc.location else where
         raise
+    for note in notes:
+        typer.echo(f"twinrx: note: {where}: {note}", err=True)
+    if notes and keys is None:  # a case's own expected keys stay exactly those (diffable)
+        result = {**result, "notes": notes}
     by_reason: dict[str, list[str]] = {}
     for output, reason in reasons.items():
         by_reason.setdefault(reason, []).append(output)
@@ -137,5 +142,10 @@ def prs(
     result = score_vcf(score, vcf, samples=sample or None, options=options, detail=detail)
     if reference is not None:
         result = add_percentiles(result, ReferencePanel.from_json(reference))
+    for note in result.notes:
+        # An unchecked build can score the wrong positions: say so where a person reads, not only in the JSON.
+        if note.startswith("genome build not checked"):
+            hint = "; give --vcf-build to check it" if result.vcf_build is None else ""
+            typer.echo(f"twinrx: warning: {note}{hint}", err=True)
     exclude = None if detail else {"detail"}
     typer.echo(result.model_dump_json(indent=1, exclude=exclude) if output_format == "json" else _tsv(result))

@@ -216,7 +216,7 @@ def test_scoring_file_errors_name_the_line(tmp_path: Path) -> None:
     bad.write_text("#genome_build=GRCh37\nchr_name\tchr_position\teffect_allele\teffect_weight\n1\t100\tA\tx\n")
     with pytest.raises(ScoreFileError) as err:
         read_scoring_file(bad)
-    assert str(err.value) == f"{bad}: line 3: position or effect_weight is not a number"
+    assert str(err.value) == f"{bad}: line 3: effect_weight 'x' is not a number"
     bad.write_text("rsID\teffect_allele\teffect_weight\nrs1\tA\t0.1\n")
     with pytest.raises(ScoreFileError) as err:
         read_scoring_file(bad)

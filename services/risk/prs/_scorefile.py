@@ -4,12 +4,16 @@ Custom files in the same form are accepted: ``#key=value`` header lines (``pgs_i
 ``HmPOS_build``...), then a tab-separated table with ``effect_allele``, one or more ``effect_weight*``
 columns and positions in ``chr_name``/``chr_position`` or the harmonised ``hm_chr``/``hm_pos``
 (preferred when present). ``is_dominant`` / ``is_recessive`` select the dosage model per variant.
+Other columns (``rsID``, ``locus_name``, ``OR``, ...) are read past and ignored. A row must reach every
+column the score needs (short rows are an error naming the line and the column count); alleles must be
+nucleotide strings (A, C, G, T).
 """
 
 from __future__ import annotations
 
 import gzip
 import math
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,7 @@ DOMINANT: Final = 1
 RECESSIVE: Final = 2
 _TRUE: Final = frozenset({"true", "t", "1", "yes"})
 _FALSE: Final = frozenset({"false", "f", "0", "no", ""})
+_ALLELE: Final = re.compile(r"^[ACGT]+$")
 
 
 @dataclass
@@ -86,6 +91,14 @@ def _flag(value: str, column: str, line: int, where: str) -> bool:
     raise ScoreFileError(f"line {line}: {column} {value!r} is not TRUE/FALSE", location=where)
 
 
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_scoring_file(path: str | Path, *, use_harmonised: bool = True) -> ScoreFile:
     """Parse a scoring file; raises ScoreFileError naming the file (and line) when it cannot be used."""
     p = Path(path)
@@ -137,9 +150,16 @@ def read_scoring_file(path: str | Path, *, use_harmonised: bool = True) -> Score
     etype: list[int] = []
     unpositioned = 0
     chrom_names: dict[str, str] = {}
+    needed = max(index[c] for c in (chr_col, pos_col, "effect_allele", *weight_cols)) + 1
     for offset, row in enumerate(rows):
         lineno = first_row_line + offset
-        if len(row) < len(columns):
+        if len(row) < needed:
+            raise ScoreFileError(
+                f"line {lineno}: the row has {len(row)} column{'s' if len(row) != 1 else ''}, expected {len(columns)} "
+                f"({', '.join(columns)})",
+                location=where,
+            )
+        if len(row) < len(columns):  # trailing optional columns left empty (an editor trimmed the tabs)
             row = row + [""] * (len(columns) - len(row))
         c, ps = row[index[chr_col]].strip(), row[index[pos_col]].strip()
         if not c or not ps:
@@ -149,14 +169,24 @@ def read_scoring_file(path: str | Path, *, use_harmonised: bool = True) -> Score
             raise ScoreFileError(f"line {lineno}: {chr_col}/{pos_col} is empty", location=where)
         try:
             position = int(ps)
+        except ValueError:
+            raise ScoreFileError(f"line {lineno}: {pos_col} {ps!r} is not a whole number", location=where) from None
+        try:
             w = [float(row[i]) for i in w_idx]
         except ValueError:
-            raise ScoreFileError(f"line {lineno}: position or effect_weight is not a number", location=where) from None
+            bad = next(c for c, i in zip(weight_cols, w_idx, strict=True) if not _is_float(row[i]))
+            raise ScoreFileError(
+                f"line {lineno}: {bad} {row[index[bad]].strip()!r} is not a number", location=where
+            ) from None
         if not all(map(math.isfinite, w)):
             raise ScoreFileError(f"line {lineno}: effect_weight is not finite", location=where)
         ea = row[index["effect_allele"]].strip().upper()
         if not ea:
             raise ScoreFileError(f"line {lineno}: effect_allele is empty", location=where)
+        if not _ALLELE.match(ea):
+            raise ScoreFileError(
+                f"line {lineno}: effect_allele {ea!r} is not an allele (a string of A, C, G, T)", location=where
+            )
         oa = row[other_i].strip().upper() if other_i is not None else ""
         if "/" in oa:  # hm_inferOtherAllele may list several candidates: match on the effect allele alone
             oa = ""
