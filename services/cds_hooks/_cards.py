@@ -7,18 +7,17 @@ guidance or with standard dosing.
 
 from __future__ import annotations
 
-import copy
-import uuid
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
-from services.common.codes import RXNORM
 from services.common.twin import GeneResult, SourceRef
 from services.pgx.models import Alternative, Drug, Recommendation
 
 from ._actionable import deviates
-from ._models import Action, Card, Coding, Indicator, Link, Source, Suggestion
-from ._orders import DraftMedication, as_list
+from ._models import Card, Coding, Indicator, Link, Source
+from ._orders import DraftMedication
+from ._phrases import DOSE_ACTIONS, action_phrase, drug_title, gene_phrases, new_uuid
+from ._suggestions import derived_alternatives, named_alternatives, suggestions_for
 
 SUMMARY_MAX: Final = 139
 OVERRIDE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
@@ -37,17 +36,7 @@ OVERRIDE_REASONS: Final = [
     Coding(system=OVERRIDE_SYSTEM, code="patient-contraindication", display="Alternative contraindicated"),
     Coding(system=OVERRIDE_SYSTEM, code="service-not-available", display="Alternative not available"),
 ]
-_DOSE_ACTIONS: Final = frozenset({"reduce-dose", "increase-dose", "adjust-dose"})
-_WARNING_ACTIONS: Final = frozenset({"avoid", "use-alternative"}) | _DOSE_ACTIONS
-
-
-def _uuid() -> str:
-    return str(uuid.uuid4())
-
-
-def drug_title(drug: Drug | None, fallback: str) -> str:
-    name = drug.name if drug is not None else fallback
-    return name[:1].upper() + name[1:]
+_WARNING_ACTIONS: Final = frozenset({"avoid", "use-alternative"}) | DOSE_ACTIONS
 
 
 def indicator_for(rec: Recommendation) -> Indicator:
@@ -64,56 +53,6 @@ def indicator_for(rec: Recommendation) -> Indicator:
     if rec.action in _WARNING_ACTIONS or (rec.action == "see-guideline" and strength.startswith("strong")):
         return "warning"
     return "info"
-
-
-def action_phrase(rec: Recommendation) -> str:
-    pct = rec.dose_change_percent
-    match rec.action:
-        case "avoid":
-            return "avoid"
-        case "use-alternative":
-            return "use an alternative"
-        case "reduce-dose":
-            return f"reduce dose by {abs(pct)}%" if pct else "reduce dose"
-        case "increase-dose":
-            return f"increase dose by {abs(pct)}%" if pct else "increase dose"
-        case "adjust-dose":
-            return "adjust dose"
-        case "use-with-caution":
-            return "use with caution"
-        case "monitor":
-            return "monitor closely"
-        case "consider-testing":
-            return "consider genotyping"
-        case "see-dosing-algorithm":
-            return "dose with a genotype-guided algorithm"
-        case "see-guideline":
-            return "see guideline for dosing"
-        case _:
-            return "standard dosing"
-
-
-def _result_for(rec: Recommendation, gene: str) -> GeneResult | None:
-    return next((r for r in rec.gene_results if r.gene == gene), None)
-
-
-def gene_phrases(rec: Recommendation) -> list[str]:
-    """'CYP2C19 Poor Metabolizer' per gene of the recommendation.
-
-    A gene without a phenotype (CYP4F2 has no CPIC phenotype table) is named by its diplotype, or as
-    "not tested", so the reader never sees a bare gene name and wonders what it stands for.
-    """
-    out = []
-    for gene in rec.genes:
-        result = _result_for(rec, gene)
-        phenotype = (result.phenotype if result else None) or rec.lookup.get(gene)
-        if phenotype:
-            out.append(f"{gene} {phenotype}")
-        elif result is not None and result.diplotypes:
-            out.append(f"{gene} {' or '.join(result.diplotypes)}")
-        else:
-            out.append(f"{gene} not tested")
-    return out
 
 
 def fit_summary(head: str, tail: str = "") -> str:
@@ -175,9 +114,35 @@ def group_recommendations(recs: list[Recommendation]) -> list[list[Recommendatio
     return [sorted(group, key=strength_rank) for group in groups.values()]
 
 
+def _table_results(recs: list[Recommendation]) -> list[GeneResult]:
+    """The calls the card rests on, then those its derived alternatives rest on (shown, never implied)."""
+    rec = recs[0]
+    results = list(rec.gene_results or [GeneResult(gene=g, phenotype=rec.lookup.get(g)) for g in rec.genes])
+    shown = {r.gene for r in results}
+    for alt in derived_alternatives(recs):
+        for result in alt.gene_results:
+            if result.gene not in shown:
+                results.append(result)
+                shown.add(result.gene)
+    return results
+
+
+def _named_line(recs: list[Recommendation]) -> list[str]:
+    named = named_alternatives(recs)
+    if not named:
+        return []
+    if len(recs) == 1:
+        return ["**Alternatives named by the guideline:** " + ", ".join(a.name for a, _ in named), ""]
+    lines = ["**Alternatives named by the guideline, by population:**", ""]
+    for r in recs:
+        names = [a.name for a in r.alternatives if not a.derived]
+        lines.append(f"- {r.population or 'general'}: {', '.join(names) if names else 'none named'}")
+    return [*lines, ""]
+
+
 def recommendation_detail(recs: list[Recommendation]) -> str:
     rec = recs[0]
-    results = rec.gene_results or [GeneResult(gene=g, phenotype=rec.lookup.get(g)) for g in rec.genes]
+    results = _table_results(recs)
     parts = ["**Pharmacogenomic result**", "", genotype_table(results), ""]
     if rec.implications:
         parts += ["**Implication:** " + " ".join(rec.implications), ""]
@@ -191,10 +156,8 @@ def recommendation_detail(recs: list[Recommendation]) -> str:
                 f"{r.recommendation_text or action_phrase(r)}"
             )
         parts.append("")
-    named = [a for a in rec.alternatives if not a.derived]
-    if named:
-        parts += ["**Alternatives named by the guideline:** " + ", ".join(a.name for a in named), ""]
-    derived = [a for a in rec.alternatives if a.derived]
+    parts += _named_line(recs)
+    derived = derived_alternatives(recs)
     if derived:
         parts += ["**Alternatives derived by twinrx (the guideline names none):**", ""]
         parts += [_derived_line(a) for a in derived]
@@ -223,87 +186,6 @@ def _derived_line(alt: Alternative) -> str:
     return line
 
 
-def _alt_order(draft: DraftMedication, name: str, rxnorm: str | None, patient_id: str) -> dict[str, Any]:
-    src = draft.resource
-    coding: dict[str, Any] = {"system": RXNORM, "code": rxnorm, "display": name} if rxnorm else {}
-    concept: dict[str, Any] = {"text": name}
-    if coding:
-        concept["coding"] = [coding]
-    order: dict[str, Any] = {
-        "resourceType": draft.resource_type,
-        "status": "draft",
-        "intent": src.get("intent") or "order",
-        "medicationCodeableConcept": concept,
-    }
-    if draft.resource_type == "MedicationOrder":
-        del order["intent"]
-        order["patient"] = src.get("patient") or {"reference": f"Patient/{patient_id}"}
-    else:
-        order["subject"] = src.get("subject") or {"reference": f"Patient/{patient_id}"}
-    for key in ("encounter", "requester", "authoredOn"):
-        if key in src:
-            order[key] = src[key]
-    return order
-
-
-def _scaled_order(draft: DraftMedication, percent: int, note: str) -> dict[str, Any]:
-    order = copy.deepcopy(draft.resource)
-    factor = 1 + percent / 100
-    for dosage in as_list(order.get("dosageInstruction")):
-        if not isinstance(dosage, dict):
-            continue
-        quantities = [dosage.get("doseQuantity")]
-        quantities += [dr.get("doseQuantity") for dr in as_list(dosage.get("doseAndRate")) if isinstance(dr, dict)]
-        for qty in quantities:
-            if isinstance(qty, dict) and isinstance(qty.get("value"), int | float):
-                qty["value"] = round(qty["value"] * factor, 4)
-    order["note"] = [*as_list(order.get("note")), {"text": note}]
-    return order
-
-
-def suggestions_for(rec: Recommendation, draft: DraftMedication | None, patient_id: str) -> list[Suggestion]:
-    """Replace the draft by each alternative, or update its dose, or remove it (first is recommended)."""
-    if draft is None:
-        return []
-    drug = drug_title(rec.drug, draft.label)
-    out: list[Suggestion] = []
-    delete = (
-        Action(type="delete", description=f"Remove the draft {drug} order", resourceId=draft.reference)
-        if draft.reference
-        else None
-    )
-    named = [a for a in rec.alternatives if not a.derived]
-    derived = [a for a in rec.alternatives if a.derived]
-    out += [_replace(drug, alt, delete, draft, patient_id) for alt in named]
-    pct = rec.dose_change_percent
-    if rec.action in _DOSE_ACTIONS and pct and draft.reference:
-        note = f"{drug}: {action_phrase(rec)} ({', '.join(gene_phrases(rec))}; {rec.source})"
-        out.append(
-            Suggestion(
-                label=f"{'Reduce' if pct < 0 else 'Increase'} {drug} dose by {abs(pct)}%",
-                uuid=_uuid(),
-                actions=[Action(type="update", description=note, resource=_scaled_order(draft, pct, note))],
-            )
-        )
-    if rec.action in ("avoid", "use-alternative") and not named and delete:
-        out.append(Suggestion(label=f"Cancel the {drug} order", uuid=_uuid(), actions=[delete]))
-    if out:
-        out[0].isRecommended = True
-    # a derived alternative is offered, never pre-selected: the guideline leaves that choice to the prescriber
-    return out + [_replace(drug, alt, delete, draft, patient_id) for alt in derived]
-
-
-def _replace(drug: str, alt: Alternative, delete: Action | None, draft: DraftMedication, patient_id: str) -> Suggestion:
-    create = Action(
-        type="create",
-        description=f"Order {alt.name} instead",
-        resource=_alt_order(draft, alt.name, alt.rxnorm, patient_id),
-    )
-    return Suggestion(
-        label=f"Replace {drug} with {alt.name}", uuid=_uuid(), actions=[delete, create] if delete else [create]
-    )
-
-
 def _source(rec: Recommendation, drug: str) -> Source:
     label = rec.guideline_name or f"{rec.source} guideline for {drug} and {', '.join(rec.genes)}"
     return Source(label=label[:200], url=rec.guideline_url or None, topic=TOPIC)
@@ -322,11 +204,11 @@ def recommendation_card(recs: list[Recommendation], draft: DraftMedication | Non
     rec = recs[0]
     drug = drug_title(rec.drug, draft.label if draft else "drug")
     head = f"{drug}: {action_phrase(rec)} ({'; '.join(gene_phrases(rec))})"
-    named = [a.name for a in rec.alternatives if not a.derived]
+    named = [a.name for a, _ in named_alternatives(recs)]
     tail = f"; consider {' or '.join(named[:2])}" if named else ""
-    suggestions = suggestions_for(rec, draft, patient_id)
+    suggestions = suggestions_for(recs, draft, patient_id)
     return Card(
-        uuid=_uuid(),
+        uuid=new_uuid(),
         summary=fit_summary(head, tail),
         detail=recommendation_detail(recs),
         indicator=indicator_for(rec),
@@ -350,7 +232,7 @@ def testing_card(drug: Drug | None, label: str, genes: list[str], rec: Recommend
     links = _links(rec, name) if rec is not None else None
     source = _source(rec, name) if rec is not None else Source(label=f"CPIC guideline for {name}", topic=TOPIC)
     return Card(
-        uuid=_uuid(),
+        uuid=new_uuid(),
         summary=fit_summary(f"{name}: {gene_text} genotype unknown; consider pharmacogenomic testing"),
         detail=detail,
         indicator="info",
@@ -367,7 +249,7 @@ def indeterminate_card(rec: Recommendation, label: str) -> Card:
     if rec.candidates:
         detail += "\n\n**Candidate diplotypes:** " + ", ".join(rec.candidates)
     return Card(
-        uuid=_uuid(),
+        uuid=new_uuid(),
         summary=fit_summary(f"{name}: {genes} phenotype indeterminate; review the genotype before dosing"),
         detail=detail,
         indicator="info",

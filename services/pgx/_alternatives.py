@@ -121,6 +121,7 @@ def _candidate(name: str, needed_genes: set[str], publication: str, evaluate: Ev
         strength=first.strength,
         lookup=dict(first.lookup),
         guideline_url=first.guideline_url,
+        gene_results=[r for r in first.gene_results if r.gene in first.lookup],
     )
 
 

@@ -67,6 +67,9 @@ class Alternative(BaseModel):
     strength: str | None = Field(None, description="Derived only: CPIC classification of that recommendation.")
     lookup: dict[str, str] = Field(default_factory=dict, description="Derived only: gene -> key it was matched on.")
     guideline_url: str | None = Field(None, description="Derived only: the alternative's own CPIC guideline page.")
+    gene_results: list[GeneResult] = Field(
+        default_factory=list, description="Derived only: the patient's calls that recommendation rests on."
+    )
 
 
 class Recommendation(BaseModel):

@@ -92,8 +92,11 @@ def test_cyp2c19_poor_metabolizer_and_clopidogrel_gives_a_warning_with_alternati
         assert text in card["detail"], text
     assert card["source"]["url"].startswith("https://")
     first = card["suggestions"][0]
-    assert first["isRecommended"] is True
-    assert first["label"] == "Replace Clopidogrel with prasugrel"
+    # the card covers the neurovascular population too, for which CPIC names no drug (prasugrel is
+    # contraindicated after a stroke): nothing is pre-selected and each label says whom it is named for
+    assert not any(s.get("isRecommended") for s in card["suggestions"])
+    assert first["label"] == "Replace Clopidogrel with prasugrel (CPIC names it for: CVI ACS PCI; CVI non-ACS non-PCI)"
+    assert "- NVI: none named" in card["detail"]
     delete, create = first["actions"]
     assert delete == {
         "type": "delete",
@@ -108,8 +111,8 @@ def test_cyp2c19_poor_metabolizer_and_clopidogrel_gives_a_warning_with_alternati
     ]
     assert order["subject"] == {"reference": "Patient/pm1"}
     assert {s["label"] for s in card["suggestions"]} == {
-        "Replace Clopidogrel with prasugrel",
-        "Replace Clopidogrel with ticagrelor",
+        "Replace Clopidogrel with prasugrel (CPIC names it for: CVI ACS PCI; CVI non-ACS non-PCI)",
+        "Replace Clopidogrel with ticagrelor (CPIC names it for: CVI ACS PCI; CVI non-ACS non-PCI)",
     }
     assert {r["code"] for r in card["overrideReasons"]} >= {
         "action-performed-no-adverse-effect",
@@ -138,6 +141,8 @@ def test_avoid_with_strong_evidence_is_critical(dev_client: TestClient, seed: Ca
     assert card["indicator"] == "critical"
     assert card["summary"].startswith("Codeine: avoid (CYP2D6 Poor Metabolizer)")
     (cancel,) = card["suggestions"]
+    # one population, one action that implements "avoid": the only case a cancel is pre-selected
+    assert cancel["label"] == "Cancel the Codeine order" and cancel["isRecommended"] is True
     assert cancel["actions"] == [
         {"type": "delete", "description": "Remove the draft Codeine order", "resourceId": "MedicationRequest/rx-4"}
     ]

@@ -99,13 +99,15 @@ def test_slco1b1_decreased_function_ordering_simvastatin(run: DemoResult) -> Non
     assert re.search(r"\| SLCO1B1 \| \*1/\*5 \| Decreased Function \|", cards[0]["detail"])
     assert "limit dose to <20mg/day" in cards[0]["detail"]
     # CPIC names no statin: twinrx offers the ones with standard dosing for this genotype, says why, and
-    # pre-selects only cancelling the simvastatin order (patient 2 is ABCG2 and CYP2C9 normal)
+    # pre-selects nothing: CPIC also allows simvastatin below 20 mg/day (patient 2 is ABCG2 and CYP2C9 normal,
+    # and those calls are in the card's genotype table)
     assert [(s["label"], s.get("isRecommended", False)) for s in cards[0]["suggestions"]] == [
-        ("Cancel the Simvastatin order", True),
-        ("Replace Simvastatin with rosuvastatin", False),
-        ("Replace Simvastatin with fluvastatin", False),
-        ("Replace Simvastatin with pravastatin", False),
+        ("Cancel the Simvastatin order", False),
+        ("Replace Simvastatin with rosuvastatin (alternative derived by twinrx)", False),
+        ("Replace Simvastatin with fluvastatin (alternative derived by twinrx)", False),
+        ("Replace Simvastatin with pravastatin (alternative derived by twinrx)", False),
     ]
+    assert re.search(r"\| CYP2C9 \| \*1/\*1 \| Normal Metabolizer \|", cards[0]["detail"])
     assert "**Alternatives derived by twinrx (the guideline names none):**" in cards[0]["detail"]
     assert "- **pravastatin**: alternative derived: standard dosing for this genotype" in cards[0]["detail"]
 
