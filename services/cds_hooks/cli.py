@@ -96,7 +96,8 @@ def send(
     """Send one CDS Hooks request (signed when --key is given) and print the response."""
     import httpx
 
-    from ._client import read_key, send_hook, sign_client_jwt
+    from ._client import send_hook, sign_client_jwt
+    from ._signing_key import checked_signing_key
 
     try:
         body = json.loads(file.read_text())
@@ -107,7 +108,7 @@ def send(
     token = None
     if key is not None:
         aud = f"{(aud_base or url).rstrip('/')}/cds-services/{service}"
-        token = sign_client_jwt(read_key(key), kid=kid, iss=iss, aud=aud, alg=alg.value)
+        token = sign_client_jwt(checked_signing_key(key, alg.value), kid=kid, iss=iss, aud=aud, alg=alg.value)
     try:
         resp = send_hook(url, service, body, token=token)
     except httpx.HTTPError as exc:
@@ -128,12 +129,15 @@ def list_feedback(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """Print card feedback stored by the CDS service (newest first)."""
-    from services.common.errors import ConfigError
+    from services.common.errors import ConfigError, NotFound
     from services.common.redis_conn import connect
     from services.common.settings import get_settings
 
+    from ._discovery import SERVICES
     from ._feedback import FeedbackStore
 
+    if service is not None and service not in SERVICES:  # else a typo reads as "no feedback"
+        raise NotFound(f"unknown CDS service {service!r}; the services are: {', '.join(SERVICES)}")
     settings = get_settings()
     if settings.redis_url is None:
         raise ConfigError("set TWINRX_REDIS_URL to the Redis the CDS service uses")
