@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
 
-from services.cds_hooks._consistency import other_subject
+from services.cds_hooks._consistency import other_subject, own_resources
 from services.cds_hooks._discovery import SERVICES
 from services.cds_hooks._models import HookRequest
 from services.cds_hooks._prefetch import FhirFetcher, resolve_prefetch
@@ -215,3 +216,31 @@ def test_fetched_medication_request_of_another_patient_is_not_an_active_medicati
         pre = resolve_prefetch(SERVICES["twinrx-twin-summary"], request, fetcher)
     assert [r["id"] for r in pre.resources["meds"]] == ["own-1"] and pre.state["meds"] == "ok"
     assert pre.state["patient"] == "ok"
+
+
+def test_dropping_logs_a_warning_without_identifiers() -> None:
+    theirs = _genotype("Patient/someone-else", rid="theirs")
+    with capture_logs() as logs:
+        kept, dropped = own_resources("genomics", [theirs, _genotype()], "cold1")
+    assert [r["id"] for r in kept] == ["gt-cyp2c19"] and dropped == 1
+    (event,) = logs
+    assert event == {
+        "event": "prefetch_other_patient_dropped",
+        "log_level": "warning",
+        "key": "genomics",
+        "dropped": 1,
+        "kept": 1,
+    }
+
+
+def test_fetched_patient_with_another_id_is_unavailable(stub: FhirStub) -> None:
+    stub.routes["/Patient/cold1"] = (200, load_json(DATA / "patient-cold1.json") | {"id": "someone-else"})
+    request = HookRequest.model_validate(
+        {**hook("patient-view", "cold1"), "fhirServer": stub.base, "fhirAuthorization": TOKEN, "prefetch": {}}
+    )
+    with httpx.Client() as http:
+        pre = resolve_prefetch(
+            SERVICES["twinrx-twin-summary"], request, FhirFetcher(http, request, time.monotonic() + 5)
+        )
+    assert pre.state["patient"] == "unavailable" and pre.resources["patient"] == []
+    assert pre.unavailable(SERVICES["twinrx-twin-summary"].essential) == ["patient"]
