@@ -23,6 +23,7 @@ from ._runtime import Runtime
 
 PROBE_TIMEOUT_SECONDS = 5.0
 PING_TIMEOUT_SECONDS = 2.0
+PING_ATTEMPTS = 3  # up to 6 s without a worker, instead of the whole --timeout
 NO_WORKER = "no twinrx worker is running; start one with `twinrx worker`"
 
 # FHIR `instant` (seconds required, timezone required) and `date` (year, year-month or full date).
@@ -94,17 +95,21 @@ def check_since(since: str) -> str:
     )
 
 
-def worker_running(app: Any, *, timeout: float = PING_TIMEOUT_SECONDS) -> bool:
-    """Whether a Celery worker on the broker answers a control ping within ``timeout`` seconds.
+def worker_running(app: Any, *, timeout: float = PING_TIMEOUT_SECONDS, attempts: int = PING_ATTEMPTS) -> bool:
+    """Whether a Celery worker on the broker answers a control ping (``attempts`` pings of ``timeout`` s).
 
-    The first reply ends the wait, so a running worker costs a few milliseconds; only "none" waits the
-    whole timeout. A worker run with ``--pool solo`` cannot answer while it executes a task.
+    The first reply ends the wait, so a running worker costs a few milliseconds; only "none" waits every
+    attempt. Several attempts cover a worker started just before the command, which needs a few seconds
+    before it listens. A worker run with ``--pool solo`` cannot answer while it executes a task.
     """
-    try:
-        replies = app.control.ping(timeout=timeout, limit=1)
-    except Exception as exc:  # kombu raises its own and redis-py's errors
-        raise ConfigError(f"cannot ask the broker for workers ({exc.__class__.__name__})") from exc
-    return bool(replies)
+    for _ in range(attempts):
+        try:
+            replies = app.control.ping(timeout=timeout, limit=1)
+        except Exception as exc:  # kombu raises its own and redis-py's errors
+            raise ConfigError(f"cannot ask the broker for workers ({exc.__class__.__name__})") from exc
+        if replies:
+            return True
+    return False
 
 
 def require_worker(app: Any) -> None:
