@@ -76,7 +76,8 @@ def _print_summary(summary: RunSummary, *, waited: bool = True) -> None:
         for reason, count in sorted(failure_reasons(runtime(), summary.run_id).items(), key=lambda item: -item[1])[:20]:
             typer.echo(f"  failed  {count:>6}  {reason}")
     if not summary.complete:
-        why = "did not finish within --timeout" if waited else "is not finished yet"
+        # the workers go on with the run after the CLI stops waiting; status shows how far they got
+        why = "did not finish within --timeout; the workers go on" if waited else "is not finished yet"
         typer.echo(f"twinrx: error: run {summary.run_id} {why}; see `twinrx ingest status {summary.run_id}`", err=True)
         raise typer.Exit(75)
     if summary.failed:

@@ -140,3 +140,19 @@ def test_a_failed_patient_exits_non_zero_with_its_reason(ingest_settings: Settin
     # the stored run says the same, with the same exit code
     status = run_ingest(env, "status", run_id)
     assert (status.returncode, status.stdout.splitlines()) == (1, lines)
+
+
+def test_status_of_an_unfinished_run_exits_75_and_says_so(ingest_settings: Settings, tmp_path: Path) -> None:
+    from services.ingest import make_runtime
+
+    runs = make_runtime(ingest_settings).runs
+    runs.start("unfinished01", 2)
+    runs.record("unfinished01", "p1", {"status": "created", "version": 1, "read": 4, "skipped": []})
+    done = run_ingest(_env(ingest_settings, tmp_path), "status", "unfinished01")
+    assert done.returncode == 75
+    assert done.stdout == (
+        "run unfinished01: patients 1/2, resources read 4, twins updated 1, unchanged 0, failed 0, skipped 0\n"
+    )
+    assert done.stderr == (
+        "twinrx: error: run unfinished01 is not finished yet; see `twinrx ingest status unfinished01`\n"
+    )
