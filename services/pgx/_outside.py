@@ -231,44 +231,109 @@ def hla_status(result: GeneResult, allele: str) -> str | None:
     return None
 
 
-def read_outside_calls(path: Path) -> list[GeneResult]:
-    """Read PharmCAT's outside-call TSV: gene<TAB>diplotype[<TAB>phenotype[<TAB>activity score]]."""
+_OUTSIDE_COLUMNS = ("gene", "diplotype", "phenotype", "activity score")
+_SCORE = re.compile(r"^(?:≥|>=)?\d+(?:\.\d+)?$")
+
+
+def diplotype_problem(gene: str, text: str) -> str | None:
+    """Why ``text`` is not a diplotype of ``gene`` the kb can read, or None (PharmCAT's outside-call rules).
+
+    An allele name unknown to the kb is an error for a gene the kb names alleles for; HLA takes its free
+    allele vocabulary (``*57:01``, ``*15:02 positive``, a pair); one allele alone only where the kb has
+    one-allele calls (G6PD, MT-RNR1).
+    """
+    if gene in HLA_GENES:
+        probe = _hla_result(gene, text, None, None)
+        return f"{text.strip()!r} is not an HLA genotype or allele status" if probe.warnings else None
+    table = _kb.phenotype_table(gene)
+    if table is None or not table["alleles"]:
+        return None
+    stripped = _strip_gene(gene, text)
+    raw = [p for p in split_diplotype(_single_position(gene, stripped) or stripped) if p]
+    unknown = [p for p in raw if _canonical_allele(gene, p) is None]
+    if unknown:
+        hint = ""
+        if stripped.lower() in {str(row[0]).lower() for row in table["diplotypes"].values()}:
+            hint = " (a phenotype: it belongs in the phenotype column)"
+        elif any(" " in p and "/" in p for p in unknown):
+            hint = " (one diplotype per gene)"
+        return f"{text.strip()!r} is not a {gene} diplotype: unknown allele {', '.join(map(repr, unknown))}{hint}"
+    if len(raw) == 1:
+        canonical = _canonical_allele(gene, raw[0]) or raw[0]
+        if table["diplotypes"] and lookup_row(gene, canonical) is None:
+            return f"{text.strip()!r} is a single allele; a {gene} diplotype is allele/allele"
+    return None
+
+
+def _row_error(path: Path, number: int, field: str, message: str) -> PGxFileError:
+    return PGxFileError(message, path=str(path), line=number, field=field)
+
+
+def _read_lines(path: Path) -> list[str]:
     if path.is_dir():
         raise PGxFileError("is a directory, not an outside-call TSV", path=str(path))
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise PGxFileError(f"cannot read outside-call file: {exc.__class__.__name__}", path=str(path)) from exc
+    try:
+        return raw.decode("utf-8-sig").splitlines()  # -sig: Excel's "UTF-8 CSV/TSV" starts with a BOM
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        raise PGxFileError(f"not UTF-8 text (byte 0x{byte})", path=str(path), line=line) from None
+
+
+def read_outside_calls(path: Path) -> list[GeneResult]:
+    """Read PharmCAT's outside-call TSV: gene<TAB>diplotype[<TAB>phenotype[<TAB>activity score]].
+
+    Every row is validated (PharmCAT's rules): at most four columns, a diplotype the kb can read (see
+    :func:`diplotype_problem`), a numeric activity score; anything else is a PGxFileError naming the
+    file, line and field, never a silently ignored value. A UTF-8 byte-order mark is skipped.
+    """
+    lines = _read_lines(path)
     source = SourceRef(resource_type="TSV", id=path.name)
     results: dict[str, GeneResult] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("#"):
             continue
-        fields = line.rstrip("\n").split("\t")
+        fields = line.rstrip("\r").split("\t")
+        while len(fields) > len(_OUTSIDE_COLUMNS) and not fields[-1].strip():
+            fields.pop()  # trailing empty cells (a spreadsheet export) carry nothing
+        if len(fields) > len(_OUTSIDE_COLUMNS):
+            raise _row_error(
+                path,
+                number,
+                "columns",
+                f"the row has {len(fields)} columns; expected at most {len(_OUTSIDE_COLUMNS)} "
+                f"({', '.join(_OUTSIDE_COLUMNS)})",
+            )
         gene = normalise_gene(fields[0])
         first, _, rest = fields[0].strip().partition(" ")
         if rest.strip() and gene not in known_genes() and normalise_gene(first) in known_genes():
-            raise PGxFileError(
-                f"gene and diplotype must be separated by a tab, got {fields[0].strip()!r}",
-                path=str(path),
-                line=number,
-                field="gene",
+            raise _row_error(
+                path, number, "gene", f"gene and diplotype must be separated by a tab, got {fields[0].strip()!r}"
             )
         if gene not in known_genes():
-            raise PGxFileError(f"unknown gene {fields[0].strip()!r}", path=str(path), line=number, field="gene")
+            raise _row_error(path, number, "gene", f"unknown gene {fields[0].strip()!r}")
         if len(fields) < 2:  # "GENE<TAB>" is PharmCAT's explicit no-call; a lone gene is a broken row
-            raise PGxFileError(
+            raise _row_error(
+                path,
+                number,
+                "diplotype",
                 f"{gene} has no diplotype column (expected gene<TAB>diplotype; 'gene<TAB>' for no call)",
-                path=str(path),
-                line=number,
-                field="diplotype",
             )
         if gene in results:
-            raise PGxFileError(f"gene {gene} given twice", path=str(path), line=number, field="gene")
+            raise _row_error(path, number, "gene", f"gene {gene} given twice")
+        diplotype = fields[1].strip()
         pheno = fields[2].strip() if len(fields) > 2 else ""
         score = fields[3].strip() if len(fields) > 3 else ""
-        if fields[1].strip():
-            results[gene] = outside_call(gene, fields[1], phenotype=pheno or None, source=source)
+        if score and not _SCORE.match(score):
+            raise _row_error(path, number, "activity score", f"activity score {score!r} is not a number")
+        if diplotype and (problem := diplotype_problem(gene, diplotype)):
+            raise _row_error(path, number, "diplotype", problem)
+        if diplotype:
+            results[gene] = outside_call(gene, diplotype, phenotype=pheno or None, source=source)
         elif pheno or score:  # PharmCAT allows a phenotype / activity score without a diplotype
             results[gene] = outside_phenotype(gene, pheno or None, activity_score=score or None, source=source)
         else:
@@ -276,3 +341,20 @@ def read_outside_calls(path: Path) -> list[GeneResult]:
                 gene=gene, method="outside-call", source=source, warnings=[f"{gene}: outside call with no diplotype"]
             )
     return list(results.values())
+
+
+def apply_outside_calls(genes: dict[str, GeneResult], not_called: set[str], outside: list[GeneResult]) -> None:
+    """Outside calls override the VCF's call of their gene (PharmCAT's precedence), saying so when they differ."""
+    for call in outside:
+        result = call.model_copy(deep=True)
+        vcf = genes.get(call.gene)
+        if vcf is not None and vcf.diplotypes and vcf.diplotypes != result.diplotypes:
+            shown = " or ".join(result.diplotypes) or (f"phenotype {result.phenotype}" if result.phenotype else "")
+            result.warnings.append(
+                f"{call.gene}: outside call {shown or '(no call)'} replaces the VCF call {' or '.join(vcf.diplotypes)}"
+            )
+        genes[call.gene] = result
+        if result.diplotypes or result.phenotype:
+            not_called.discard(call.gene)
+        else:
+            not_called.add(call.gene)

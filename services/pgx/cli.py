@@ -10,9 +10,9 @@ import typer
 
 from services.common.twin import GeneResult
 from services.pgx import _kb
-from services.pgx._caller import call_vcf
+from services.pgx._caller import CallReport, call_vcf
 from services.pgx._drugs import close_drug_names, resolve_drug
-from services.pgx._outside import known_genes, normalise_gene, outside_call
+from services.pgx._outside import apply_outside_calls, known_genes, normalise_gene, outside_call, read_outside_calls
 from services.pgx._recommend import recommend
 from services.pgx.errors import PGxFileError, PGxValueError, UnknownDrug
 from services.pgx.fhir import genotype_observation, implication_observation, provenance
@@ -39,9 +39,13 @@ def call_command(
 ) -> None:
     if output_format not in ("json", "table", "fhir"):
         raise PGxValueError(f"unknown --format {output_format!r} (json, table or fhir)", location="--format")
-    report = call_vcf(file, sample=sample, outside_calls=outside_calls, all_matches=all_matches)
+    outside = read_outside_calls(outside_calls) if outside_calls is not None else []
+    report = call_vcf(file, sample=sample, all_matches=all_matches)
+    for name, genes in report.samples.items():
+        apply_outside_calls(genes, report.not_called.setdefault(name, set()), outside)
     if output_format == "table":
         typer.echo(report.to_table())
+        _table_warnings(report)
     elif output_format == "json":
         _dump(report.to_json())
     else:
@@ -53,6 +57,20 @@ def call_command(
             targets = [f"Observation/{o['id']}" for o in observations]
             resources.append(provenance(targets, sources=[], source_files=[file.name]))
         _dump({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]})
+
+
+def _table_warnings(report: CallReport) -> None:
+    """The warnings of called genes and outside calls (ambiguity, an outside call replacing the VCF's) after
+    the table, which has no column for them; a gene the VCF did not cover is already shown as not called."""
+    lines = []
+    for name, genes in report.samples.items():
+        skip = report.not_called.get(name, set())
+        for gene, result in sorted(genes.items()):
+            if gene in skip and result.method != "outside-call":
+                continue
+            lines += [f"  {name} {w if w.startswith(gene + ':') else f'{gene}: {w}'}" for w in result.warnings]
+    if lines:
+        typer.echo("\nwarnings:\n" + "\n".join(lines))
 
 
 def _profile_from_json(path: Path) -> dict[str, GeneResult]:
