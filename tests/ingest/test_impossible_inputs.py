@@ -200,3 +200,21 @@ def test_card_without_any_risk_result_lists_the_recorded_reasons() -> None:
     twin.skipped = [SkippedResource(reference="risk", reason="risk failed (ZeroDivisionError)")]
     detail = _card(twin)
     assert "No risk estimates available.\n- risk: risk failed (ZeroDivisionError)" in detail
+
+
+def test_future_genotype_is_skipped_not_the_newest() -> None:
+    resources = [_patient(), _genotype("g-now", "*1/*2", RECENT), _genotype("g-2099", "*2/*2", "2099-01-01")]
+    result = build_twin("local:t", "p1", resources)
+    assert result.twin.pgx["CYP2C19"].diplotypes == ["*1/*2"]
+    assert [(s.reference, s.reason) for s in result.skipped] == [
+        ("Observation/g-2099", "effective time is in the future; value not used")
+    ]
+
+
+def test_same_day_genotypes_agreeing_on_phenotype_keep_it_with_a_warning() -> None:
+    resources = [_patient(), _genotype("g-a", "*1/*2", RECENT), _genotype("g-b", "*1/*3", RECENT)]
+    cyp = build_twin("local:t", "p1", resources).twin.pgx["CYP2C19"]
+    assert cyp.phenotype == "Intermediate Metabolizer"
+    assert cyp.warnings == [
+        "CYP2C19: genotype results differ but agree on the phenotype (Observation/g-a *1/*2, Observation/g-b *1/*3)"
+    ]
