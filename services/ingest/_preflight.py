@@ -9,7 +9,6 @@ them, so a worker's behaviour does not depend on what the CLI checked.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,8 +17,6 @@ import httpx
 import orjson
 
 from services.common.errors import ConfigError, UpstreamError, ValidationFailure
-
-from ._runtime import Runtime
 
 PROBE_TIMEOUT_SECONDS = 5.0
 PING_TIMEOUT_SECONDS = 2.0
@@ -116,18 +113,3 @@ def require_worker(app: Any) -> None:
     """Raise ConfigError (exit 78) when no worker answers: waiting for the run would only time out."""
     if not worker_running(app):
         raise ConfigError(NO_WORKER)
-
-
-def failure_reasons(rt: Runtime, run_id: str) -> dict[str, int]:
-    """How many patients of the run failed with each reason (no patient ids: only the reason texts).
-
-    The reasons are the messages the workers log (PHI-free by the logging rules).
-    """
-    from ._runs import _PREFIX  # the run hash: RunSummary counts failures but keeps no reasons
-
-    reasons: Counter[str] = Counter()
-    for _, raw in rt.redis.hscan_iter(f"{_PREFIX}{run_id}", count=1000):
-        outcome = orjson.loads(raw)
-        if isinstance(outcome, dict) and outcome.get("status") == "failed":
-            reasons[str(outcome.get("reason") or "no reason recorded")] += 1
-    return dict(reasons)

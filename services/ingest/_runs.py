@@ -40,6 +40,7 @@ class RunSummary:
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
     failed: int = 0
+    fail_reasons: dict[str, int] = field(default_factory=dict)
     split_pending: bool = False
 
     @property
@@ -133,6 +134,7 @@ class RunLog:
         summary = RunSummary(run_id=run_id, expected=expected)
         statuses: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
+        failures: Counter[str] = Counter()
         # Records the scan could not parse were read too; they count as read and skipped.
         scan_reasons: dict[str, int] = orjson.loads(meta.get(b"scan_skipped", b"{}"))
         reasons.update(scan_reasons)
@@ -154,8 +156,11 @@ class RunLog:
                 reasons[str(skipped.get("reason"))] += 1
             if outcome.get("status") == "failed":
                 summary.failed += 1
+                # the reasons are the messages the workers log (PHI-free by the logging rules)
+                failures[str(outcome.get("reason") or "no reason recorded")] += 1
         summary.statuses = dict(statuses)
         summary.skip_reasons = dict(reasons)
+        summary.fail_reasons = dict(failures)
         return summary
 
     def progress(self, run_id: str) -> tuple[int, int, bool]:

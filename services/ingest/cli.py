@@ -69,12 +69,8 @@ def _print_summary(summary: RunSummary, *, waited: bool = True) -> None:
     )
     for reason, count in sorted(summary.skip_reasons.items(), key=lambda item: -item[1])[:20]:
         typer.echo(f"  skipped {count:>6}  {reason}")
-    if summary.failed:
-        from ._preflight import failure_reasons
-        from ._runtime import runtime
-
-        for reason, count in sorted(failure_reasons(runtime(), summary.run_id).items(), key=lambda item: -item[1])[:20]:
-            typer.echo(f"  failed  {count:>6}  {reason}")
+    for reason, count in sorted(summary.fail_reasons.items(), key=lambda item: -item[1])[:20]:
+        typer.echo(f"  failed  {count:>6}  {reason}")
     if not summary.complete:
         # the workers go on with the run after the CLI stops waiting; status shows how far they got
         why = "did not finish within --timeout; the workers go on" if waited else "is not finished yet"
