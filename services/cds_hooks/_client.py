@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
-
-from services.common.errors import InputFileError
 
 
 def sign_client_jwt(
@@ -33,13 +30,6 @@ def sign_client_jwt(
     if jku:
         headers["jku"] = jku
     return jwt.encode(claims, private_key_pem, algorithm=alg, headers=headers)
-
-
-def read_key(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"cannot read key: {exc.strerror}", location=str(path)) from exc
 
 
 def send_hook(
