@@ -104,17 +104,23 @@ def _service(redis_url: str, port: int, tmp: Path, log_level: str, workers: int)
         "TWINRX_ENVIRONMENT": "test",
         "TWINRX_LOG_LEVEL": log_level,
     }
+    # uvicorn at info level (no access log) says "Application startup complete." once per worker: /readyz
+    # alone is answered as soon as the first worker is up, and a run started then measures one worker
+    # (a slow start on a loaded machine left the second one out of the whole closed loop).
     cmd = [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    cmd += ["--log-level", "info"]
     log = (tmp / "service.log").open("wb")
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=0.5).status_code == 200:
+                started = (tmp / "service.log").read_text(errors="replace").count("Application startup complete.")
+                if started >= workers and httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=0.5).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         else:
             tail = (tmp / "service.log").read_text(errors="replace")[-2000:]
             raise SystemExit(f"service did not become ready; its log ends:\n{tail}")

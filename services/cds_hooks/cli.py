@@ -71,14 +71,14 @@ def serve(
                 create_app(settings, freeze_gc=True), host=host, port=port, log_level=log_level, access_log=False
             )
         else:
-            uvicorn.run(
+            from ._workers import serve_workers  # connections balanced over the workers (see there)
+
+            serve_workers(
                 "services.cds_hooks._app:app_from_environment",
-                factory=True,
                 host=host,
                 port=port,
                 workers=workers,
                 log_level=log_level,
-                access_log=False,
             )
 
 
