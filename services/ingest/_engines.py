@@ -57,7 +57,12 @@ def _names_input(location: str | None, inp: GenotypeInput) -> bool:
 
 
 def run_risk(twin: Twin) -> tuple[list[RiskResult], list[tuple[str, str]]]:
-    """Risk results for the twin, and ``(reference, reason)`` if the library refused it."""
+    """Risk results for the twin, and ``(reference, reason)`` if the library refused the whole twin.
+
+    An impossible lab, a lab in an unknown unit or an invalid birth date does not land here: the library
+    marks only the models needing that input not applicable (``risk.rejected_inputs`` lists them). What
+    is caught here is a failure of the twin as a whole, so the rest of the twin is still stored.
+    """
     try:
         return risk.assess(twin), []
     except TwinRxError as exc:

@@ -11,7 +11,7 @@ from services.pgx import _kb
 from services.pgx._lowest import heterozygous_display, lowest_phenotype, match_lowest
 from services.pgx._matcher import match_gene
 from services.pgx._messages import ambiguity_messages
-from services.pgx._outside import read_outside_calls
+from services.pgx._outside import apply_outside_calls, read_outside_calls
 from services.pgx._phenotype import LOWEST_FUNCTION_GENES, Phenotype, phenotype_of, split_diplotype
 from services.pgx._vcf import SiteCall, read_vcf
 
@@ -148,12 +148,7 @@ def call_vcf(
             genes[gene] = result
             if not called:
                 not_called.add(gene)
-        for call in outside:
-            genes[call.gene] = call.model_copy(deep=True)
-            if call.diplotypes or call.phenotype:
-                not_called.discard(call.gene)
-            else:
-                not_called.add(call.gene)
+        apply_outside_calls(genes, not_called, outside)
         report.samples[name] = genes
         report.not_called[name] = not_called
     return report

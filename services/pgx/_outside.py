@@ -13,6 +13,7 @@ from pathlib import Path
 
 from services.common.twin import GeneResult, SourceRef
 from services.pgx import _kb
+from services.pgx._matcher import natural_key
 from services.pgx._phenotype import lookup_row, phenotype_of, split_diplotype
 from services.pgx.errors import PGxFileError, PGxValueError
 
@@ -105,6 +106,19 @@ def _hla_result(gene: str, text: str, source: SourceRef | None, lab_phenotype: s
     )
 
 
+def _unphenotyped_call(gene: str, diplotype: str, source: SourceRef | None) -> GeneResult:
+    """A gene with allele definitions but no CPIC phenotype table (CYP4F2): names checked, alleles in the
+    caller's order, so a lab's ``*3/*1`` reads like the VCF caller's ``*1/*3`` on every card."""
+    defined = {a["name"] for a in _kb.definition(gene)["named_alleles"]}
+    raw = [p for p in split_diplotype(_strip_gene(gene, diplotype)) if p]
+    unknown = [p for p in raw if p not in defined]
+    if unknown:
+        return _unknown(gene, "/".join(raw), unknown, None, source)
+    return GeneResult(
+        gene=gene, diplotypes=["/".join(sorted(raw, key=natural_key))], method="outside-call", source=source
+    )
+
+
 def outside_call(
     gene: str, diplotype: str, *, phenotype: str | None = None, source: SourceRef | None = None
 ) -> GeneResult:
@@ -114,6 +128,8 @@ def outside_call(
         raise PGxValueError("an outside call needs a gene and a diplotype", location="diplotype")
     if g in HLA_GENES:
         return _hla_result(g, diplotype, source, phenotype)
+    if _kb.phenotype_table(g) is None and g in _kb.callable_genes():
+        return _unphenotyped_call(g, diplotype, source)
     if _kb.phenotype_table(g) is None:
         return GeneResult(
             gene=g,

@@ -12,7 +12,7 @@ from services.common.twin import GeneResult
 from services.pgx import _kb
 from services.pgx._caller import CallReport, call_vcf
 from services.pgx._drugs import close_drug_names, resolve_drug
-from services.pgx._outside import apply_outside_calls, known_genes, normalise_gene, outside_call, read_outside_calls
+from services.pgx._outside import known_genes, normalise_gene, outside_call
 from services.pgx._recommend import recommend
 from services.pgx.errors import PGxFileError, PGxValueError, UnknownDrug
 from services.pgx.fhir import genotype_observation, implication_observation, provenance
@@ -39,10 +39,7 @@ def call_command(
 ) -> None:
     if output_format not in ("json", "table", "fhir"):
         raise PGxValueError(f"unknown --format {output_format!r} (json, table or fhir)", location="--format")
-    outside = read_outside_calls(outside_calls) if outside_calls is not None else []
-    report = call_vcf(file, sample=sample, all_matches=all_matches)
-    for name, genes in report.samples.items():
-        apply_outside_calls(genes, report.not_called.setdefault(name, set()), outside)
+    report = call_vcf(file, sample=sample, outside_calls=outside_calls, all_matches=all_matches)
     if output_format == "table":
         typer.echo(report.to_table())
         _table_warnings(report)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.pgx import PGxFileError, read_outside_calls
+from services.pgx import PGxFileError, outside_call, read_outside_calls
 from tests.pgx.conftest import write_vcf
 from tests.pgx.test_cli_bad_input import error_line, twinrx
 
@@ -91,3 +91,12 @@ def test_activity_score_without_diplotype_still_accepted(tmp_path: Path) -> None
     calls = {r.gene: r for r in read_outside_calls(tsv)}
     assert (calls["CYP2D6"].phenotype, calls["CYP2D6"].lookup_key) == ("Intermediate Metabolizer", "1.0")
     assert calls["CYP2C9"].warnings == ["CYP2C9: reported activity score not recognised"]
+
+
+def test_cyp4f2_outside_call_is_checked_and_ordered_like_the_vcf_caller() -> None:
+    # CYP4F2 has allele definitions but no CPIC phenotype table: a lab's "*3/*1" reads "*1/*3" as the
+    # VCF caller writes it (warfarin cards showed both spellings), with no "not in the knowledge base" note
+    result = outside_call("CYP4F2", "*3/*1")
+    assert (result.diplotypes, result.phenotype, result.warnings) == (["*1/*3"], None, [])
+    unknown = outside_call("CYP4F2", "*3/*99")
+    assert unknown.warnings == ["CYP4F2: allele(s) *99 not defined in the knowledge base; no phenotype assigned"]
