@@ -25,6 +25,7 @@ from . import _metrics as metrics
 from ._actionable import ActionableIndex
 from ._auth import Authenticator
 from ._background import Background
+from ._cardcache import CardCache
 from ._engines import Engines, load_engines, memoized
 from ._feedback import FeedbackStore
 from ._hookcall import HookCalls
@@ -200,6 +201,7 @@ def create_app(
         background=background,
         actionable=ActionableIndex(engines),
         twins=TwinCache(),
+        cards=CardCache(),
     )
     app = FastAPI(title=_TITLE, version="2.0.1", description=_DESCRIPTION, docs_url=None, redoc_url=None)
     _warm_up(engines, freeze_gc=freeze_gc)

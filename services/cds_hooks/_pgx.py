@@ -11,6 +11,7 @@ from services.common.errors import TwinRxError
 from services.common.logging import get_logger, patient_ref
 from services.pgx.models import Drug, DrugGuidance, Recommendation
 
+from ._cardcache import CardCache
 from ._cards import group_recommendations, indeterminate_card, recommendation_card, testing_card
 from ._engines import Engines
 from ._models import Card
@@ -66,19 +67,29 @@ def cards_for_order(
     patient_id: str,
     testing_ok: Callable[[str], bool],
     genes_for_drug: Callable[[Drug], list[str]],
+    cache: CardCache | None = None,
 ) -> list[Card]:
-    """Cards for one draft order from the recommender's answer."""
+    """Cards for one draft order from the recommender's answer.
+
+    The recommendation and indeterminate cards depend only on the answer, the draft and the patient,
+    and come from ``cache`` when given; the testing card (its window is state in Redis) never does.
+    """
     drug = guidance.drug or order.drug
     label = order.draft.label
-    cards: list[Card] = []
     recs = _preferred(guidance.recommendations)
+
+    def compose() -> list[Card]:
+        out = [
+            recommendation_card(group, order.draft, patient_id)
+            for group in group_recommendations([r for r in recs if r.status == "actionable"])
+        ]
+        for group in group_recommendations([r for r in recs if r.status == "indeterminate"]):
+            out.append(indeterminate_card(group[0], label))
+        return out
+
+    cards = cache.cards(guidance, order.draft, patient_id, compose) if cache is not None else compose()
     unknown_genes: list[str] = []
     unknown_rec: Recommendation | None = None
-    actionable = [r for r in recs if r.status == "actionable"]
-    for group in group_recommendations(actionable):
-        cards.append(recommendation_card(group, order.draft, patient_id))
-    for group in group_recommendations([r for r in recs if r.status == "indeterminate"]):
-        cards.append(indeterminate_card(group[0], label))
     for rec in recs:
         if rec.status == "genotype-unknown":
             unknown_genes += [g for g in rec.genes if g not in unknown_genes]
@@ -101,6 +112,7 @@ def pgx_cards(
     patient_id: str,
     window: TestingWindow,
     correlation: str,
+    cache: CardCache | None = None,
 ) -> list[Card]:
     """All cards for the resolved draft orders against the twin's PGx profile."""
     cards: list[Card] = []
@@ -116,5 +128,6 @@ def pgx_cards(
             patient_id=patient_id,
             testing_ok=lambda name: window.first_time(server, patient_id, name),
             genes_for_drug=engines.genes_for_drug,
+            cache=cache,
         )
     return cards

@@ -17,6 +17,7 @@ from services.common.twin import Twin
 from . import _metrics as metrics
 from ._actionable import ActionableIndex
 from ._background import Background
+from ._cardcache import CardCache
 from ._discovery import SERVICES, ServiceSpec
 from ._engines import Engines
 from ._feedback import FeedbackStore
@@ -46,6 +47,7 @@ class Runtime:
     actionable: ActionableIndex
     background: Background
     twins: TwinCache
+    cards: CardCache | None = None  # composed cards, re-issued with fresh uuids (None: compose every time)
 
 
 def service_spec(service_id: str) -> ServiceSpec:
@@ -169,6 +171,7 @@ def _handle(rt: Runtime, spec: ServiceSpec, request: HookRequest, patient_id: st
                 patient_id=patient_id,
                 window=rt.window,
                 correlation=request.hookInstance,
+                cache=rt.cards,
             )
     rt.feedback.remember_cards(cards, service=spec.id, hook_instance=request.hookInstance)
     for card in cards:
