@@ -36,6 +36,10 @@ import httpx
 import jwt
 import orjson
 import redis
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from services.common.errors import ConfigError
 from services.common.logging import get_logger
@@ -111,6 +115,71 @@ def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(parts) != 3 or len(token) > 16384:
         raise Unauthorized("malformed token")
     return _segment_json(parts[0]), _segment_json(parts[1])
+
+
+def _signature_bytes(segment: str) -> bytes:
+    if not _SEGMENT.fullmatch(segment):
+        raise Unauthorized("malformed token")
+    try:
+        return base64.urlsafe_b64decode(segment.rstrip("=") + "=" * (-len(segment.rstrip("=")) % 4))
+    except (ValueError, binascii.Error) as exc:
+        raise Unauthorized("malformed token") from exc
+
+
+def _verified(alg: str, key: Any, signed: bytes, signature: bytes) -> bool:
+    """The JWS signature check, done with ``cryptography`` directly (as PyJWT does underneath).
+
+    Why not ``jwt.decode``: around it, PyJWT re-split and re-decoded the token, checked its alphabet
+    one character at a time in Python and parsed the JSON again, about 0.15 ms per call, a tenth of a
+    warm hook call. The checks are the same and stricter where it costs nothing: the key must be of the
+    algorithm's type (P-384 for ES384), and a JWS extension header (``crit``, ``b64``) is refused.
+    """
+    try:
+        if alg == "ES384":
+            if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP384R1):
+                return False
+            if len(signature) != 96:  # r || s, 48 bytes each (RFC 7518 3.4)
+                return False
+            r, s = int.from_bytes(signature[:48], "big"), int.from_bytes(signature[48:], "big")
+            key.verify(encode_dss_signature(r, s), signed, ec.ECDSA(hashes.SHA384()))
+            return True
+        if alg == "RS384":
+            if not isinstance(key, rsa.RSAPublicKey):
+                return False
+            key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA384())
+            return True
+    except InvalidSignature:
+        return False
+    return False
+
+
+def _numeric(claims: dict[str, Any], name: str) -> int:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unauthorized(f"{name} not numeric")
+    return int(value)
+
+
+def _check_claims(claims: dict[str, Any], *, audience: str, issuer: str, leeway: int) -> None:
+    """The registered claims, as ``jwt.decode`` checked them with ``require=[iss, aud, exp, iat, jti]``."""
+    for name in ("iss", "aud", "exp", "iat", "jti"):
+        if name not in claims:
+            raise Unauthorized(f"token rejected: {name} missing")
+    now = time.time()
+    if _numeric(claims, "iat") > now + leeway:
+        raise Unauthorized("token rejected: iat in the future")
+    if "nbf" in claims and _numeric(claims, "nbf") > now + leeway:
+        raise Unauthorized("token rejected: not yet valid")
+    if _numeric(claims, "exp") <= now - leeway:
+        raise Unauthorized("token rejected: expired")
+    if claims["iss"] != issuer:
+        raise Unauthorized("token rejected: issuer")
+    aud = claims["aud"]
+    audiences = [aud] if isinstance(aud, str) else aud
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences) or audience not in audiences:
+        raise Unauthorized("token rejected: audience")
+    if not isinstance(claims["jti"], str) or ("sub" in claims and not isinstance(claims["sub"], str)):
+        raise Unauthorized("token rejected: jti/sub not a string")
 
 
 class JwksCache:
@@ -195,18 +264,13 @@ class Authenticator:
         if jwk.get("kty") != _KTY_FOR_ALG[alg] or jwk.get("alg", alg) != alg:
             raise Unauthorized("key does not match algorithm")
         audience = self._settings.public_base_url.rstrip("/") + url_path
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._public_key(jwk),
-                algorithms=[alg],
-                audience=audience,
-                issuer=client.iss,
-                leeway=self._settings.cds_clock_skew_seconds,
-                options={"require": ["iss", "aud", "exp", "iat", "jti"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"token rejected: {exc.__class__.__name__}") from exc
+        if "crit" in header or "b64" in header:  # no JWS extension is understood here, so none is accepted
+            raise Unauthorized("critical header extension")
+        signed, _, signature = token.rpartition(".")
+        if not _verified(alg, self._public_key(jwk), signed.encode("ascii"), _signature_bytes(signature)):
+            raise Unauthorized("token rejected: InvalidSignatureError")
+        claims = unverified  # the very segment just verified, parsed once by _peek
+        _check_claims(claims, audience=audience, issuer=client.iss, leeway=self._settings.cds_clock_skew_seconds)
         self._check_times(claims)
         self._check_tenant(client, claims)
         return claims
