@@ -261,20 +261,27 @@ def _loop_run(coro: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coro)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User+system CPU of ``pid`` and its children (uvicorn workers), from /proc (Linux)."""
-    total = 0.0
+def _cpu_by_process(pid: int) -> dict[int, float]:
+    """User+system CPU of ``pid`` and of each child (the service's workers), from /proc (Linux)."""
     pids = [pid]
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():
             children = (task / "children").read_text().split()
             pids += [int(c) for c in children]
     tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
     for p in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+            out[p] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _worker_shares(before: dict[int, float], after: dict[int, float], parent: int) -> str:
+    """Each worker's share of the service's CPU in a run: how evenly the connections were spread."""
+    used = {p: after[p] - before.get(p, 0.0) for p in after if p != parent}
+    total = sum(used.values()) or 1.0
+    return "/".join(f"{100 * v / total:.0f}%" for v in sorted(used.values(), reverse=True) if v > 0.05 * total)
 
 
 @dataclass
@@ -374,11 +381,15 @@ def main() -> None:
                 return _scenario(port, pem, args.clients, per_client, cold=cold, tag=tag)
 
             def timed(label: str, batches: list[list[bytes]], rate: float | None = None) -> None:
-                server_before, client_before = _cpu_seconds(proc.pid), time.process_time()
+                server_before, client_before = _cpu_by_process(proc.pid), time.process_time()
                 lat, elapsed = _loop_run(_run(port, batches, expect, rate))
                 client_cpu = time.process_time() - client_before
-                results[label] = Result(lat, elapsed, _cpu_seconds(proc.pid) - server_before, client_cpu)
+                server_after = _cpu_by_process(proc.pid)
+                server_cpu = sum(server_after.values()) - sum(server_before.values())
+                results[label] = Result(lat, elapsed, server_cpu, client_cpu)
                 _report(label, results[label])
+                if rate is None and args.workers > 1:
+                    print(f"{'':<28} CPU share per worker: {_worker_shares(server_before, server_after, proc.pid)}")
 
             _loop_run(_run(port, scenario(False, "w", 10), expect))  # warm-up
             timed("warm, closed loop", scenario(False, "w", per_warm))
