@@ -18,6 +18,7 @@ from . import _metrics as metrics
 from ._actionable import ActionableIndex
 from ._background import Background
 from ._cardcache import CardCache
+from ._consistency import check_request
 from ._discovery import SERVICES, ServiceSpec
 from ._engines import Engines
 from ._feedback import FeedbackStore
@@ -75,13 +76,19 @@ def validate(spec: ServiceSpec, request: HookRequest, allowed_servers: list[str]
     if request.fhirServer is not None and request.fhirServer.startswith("http://"):
         log.warning("fhir_server_not_https", service=spec.id)  # spec: MUST be https for production data
     patient = request.context.get("patientId")
-    if not isinstance(patient, str) or not patient.strip() or len(patient) > 200:
+    if not isinstance(patient, str) or not patient.strip():
         raise BadHookRequest("context.patientId is required", location="context.patientId")
+    if len(patient) > 200:  # FHIR ids are at most 64 characters; 200 leaves room for odd EHR ids
+        raise BadHookRequest(
+            f"context.patientId is {len(patient)} characters long; at most 200", location="context.patientId"
+        )
     user = request.context.get("userId")
     if user is not None and not isinstance(user, str):
         raise BadHookRequest("context.userId must be a string", location="context.userId")
     if spec.hook in ("order-select", "order-sign") and "draftOrders" not in request.context:
         raise BadHookRequest("context.draftOrders is required", location="context.draftOrders")
+    # before the twin is read, so a call naming another patient is refused whether or not a twin is stored
+    check_request(spec, request, patient.strip())
     return patient.strip()
 
 

@@ -152,4 +152,5 @@ def list_feedback(
         return
     for e in entries:
         extra = e.get("acceptedSuggestions") or e.get("overrideReason") or ""
-        typer.echo(f"{e['outcomeTimestamp']}  {e['service']:<26} {e['outcome']:<10} card={e['card']}  {extra}")
+        known = "" if e.get("knownCard") == "true" else " (unknown card)"
+        typer.echo(f"{e['outcomeTimestamp']}  {e['service']:<26} {e['outcome']:<10} card={e['card']}{known}  {extra}")

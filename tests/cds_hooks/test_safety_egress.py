@@ -99,6 +99,7 @@ def test_hook_naming_the_metadata_service_gets_no_fetch_and_no_card(redis_url: s
         app.state.runtime.background.drain()
     http.close()
     assert sent == []  # the token never left: no request to the metadata address
-    # 412 (nothing could be fetched) until _service.validate() calls check_request, then 400 naming fhirServer.
-    assert resp.status_code in (400, 412), resp.text
-    assert resp.json()["resourceType"] == "OperationOutcome"
+    # refused in validate(), before any twin read, fetch or background sync
+    assert resp.status_code == 400, resp.text
+    outcome = resp.json()
+    assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["expression"] == ["fhirServer"]

@@ -59,10 +59,12 @@ def test_unknown_card_is_stored_as_unknown_and_listed_so(
     get_settings.cache_clear()
     try:
         listed = CliRunner().invoke(feedback_app, ["list", "--json"])
+        table = CliRunner().invoke(feedback_app, ["list"])
     finally:
         get_settings.cache_clear()
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.output)["knownCard"] == "false"
+    assert table.exit_code == 0 and f"card={UNKNOWN} (unknown card)" in table.output, table.output
 
 
 def test_outcome_from_the_future_is_422(dev_client: TestClient, rclient: redis.Redis[bytes]) -> None:

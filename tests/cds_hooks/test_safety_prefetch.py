@@ -109,6 +109,26 @@ def test_prefetch_patient_must_be_the_context_patient(dev_client: TestClient) ->
     assert text == "prefetch.patient is Patient/other, not the context patient"
 
 
+def test_prefetch_of_another_patient_is_refused_even_with_the_twin_stored(
+    dev_client: TestClient, seed: Callable[..., Twin]
+) -> None:
+    # a fresh stored twin means prefetch is never needed for the decision, but a request carrying another
+    # patient's data is a patient-matching fault in the client and is refused all the same
+    seed("local:demo", "cold1", gene("CYP2C19", "*2/*2", "Poor Metabolizer"))
+    patient = load_json(DATA / "patient-cold1.json") | {"id": "other"}
+    text, where = _refused(dev_client, SELECT, _clopidogrel(patient=patient))
+    assert text == "prefetch.patient is Patient/other, not the context patient" and where == ["prefetch.patient"]
+    (card,) = cards_of(dev_client, SELECT, _clopidogrel())  # without it the stored twin gives its card
+    assert "CYP2C19 Poor Metabolizer" in card["summary"]
+
+
+def test_an_overlong_patient_id_is_named_as_such(dev_client: TestClient) -> None:
+    body = hook("order-select", "p1", med("m1", code="213169"))
+    body["context"]["patientId"] = "x" * 100_000
+    text, where = _refused(dev_client, SELECT, body)
+    assert text == "context.patientId is 100000 characters long; at most 200" and where == ["context.patientId"]
+
+
 def test_another_patients_medication_request_in_prefetch_is_refused(dev_client: TestClient) -> None:
     meds = searchset(med("active-1", code="213169", status="active", subject={"reference": "Patient/someone-else"}))
     body = {
