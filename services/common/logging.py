@@ -11,7 +11,7 @@ import hashlib
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -44,6 +44,10 @@ _PHI_KEYS = frozenset(
 )
 
 
+# Third-party loggers whose INFO/DEBUG lines print request URLs; held at WARNING in every process.
+URL_LOGGERS: Final = ("httpx", "httpcore", "urllib3")
+
+
 def patient_ref(server: str, patient_id: str) -> str:
     """A stable, non-reversible tag for a patient, safe to log (12 hex chars of a SHA-256)."""
     return hashlib.sha256(f"{server}|{patient_id}".encode()).hexdigest()[:12]
@@ -60,6 +64,9 @@ def scrub_phi(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableM
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog (and the stdlib root logger) once per process; logs go to stderr."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=getattr(logging, level))
+    for name in URL_LOGGERS:
+        # their INFO lines are plain text carrying the request URL (Patient/<id>, ?patient=<id>): PHI
+        logging.getLogger(name).setLevel(logging.WARNING)
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[

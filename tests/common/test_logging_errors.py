@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import logging
 
+import httpx
 import pytest
 import structlog
 
@@ -50,3 +52,16 @@ def test_error_tree_statuses() -> None:
     assert issubclass(ValidationFailure, TwinRxError)
     assert ValidationFailure("x").http_status == 422
     assert InputFileError("x").exit_code == 2
+
+
+def test_http_client_request_lines_with_patient_urls_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    configure_logging("DEBUG")
+    caplog.set_level(logging.DEBUG)  # the root logger lets everything through; only the URL loggers are held
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"resourceType": "Patient"}))
+    with httpx.Client(transport=transport) as client:
+        assert client.get("https://ehr.example/fhir/Patient/pat-secret-42").status_code == 200
+    logging.getLogger("twinrx.test").info("still-logged")
+    messages = [record.getMessage() for record in caplog.records]
+    assert "still-logged" in messages
+    assert not any("pat-secret-42" in m for m in messages), messages
+    structlog.reset_defaults()
