@@ -64,19 +64,38 @@ def _alt_order(draft: DraftMedication, name: str, rxnorm: str | None, patient_id
     return order
 
 
-def _scaled_order(draft: DraftMedication, percent: int, note: str) -> dict[str, Any]:
+def _scale(quantity: Any, factor: float) -> int:
+    if isinstance(quantity, dict) and isinstance(quantity.get("value"), int | float):
+        quantity["value"] = round(quantity["value"] * factor, 4)
+        return 1
+    return 0
+
+
+def _scaled_order(draft: DraftMedication, percent: int, note: str) -> tuple[dict[str, Any], int, bool]:
+    """The draft with every structured dose scaled; how many were scaled; whether a dosage also has free text.
+
+    Free text cannot be rewritten safely ("1250 mg/m2 twice daily"): it is kept, marked as the original
+    order's, so the updated order never states two different doses without saying which one is new.
+    """
     order = copy.deepcopy(draft.resource)
     factor = 1 + percent / 100
+    scaled, has_text = 0, False
     for dosage in as_list(order.get("dosageInstruction")):
         if not isinstance(dosage, dict):
             continue
-        quantities = [dosage.get("doseQuantity")]
-        quantities += [dr.get("doseQuantity") for dr in as_list(dosage.get("doseAndRate")) if isinstance(dr, dict)]
-        for qty in quantities:
-            if isinstance(qty, dict) and isinstance(qty.get("value"), int | float):
-                qty["value"] = round(qty["value"] * factor, 4)
+        before = scaled
+        scaled += _scale(dosage.get("doseQuantity"), factor)
+        for dose_rate in (dr for dr in as_list(dosage.get("doseAndRate")) if isinstance(dr, dict)):
+            scaled += _scale(dose_rate.get("doseQuantity"), factor)
+            dose_range = dose_rate.get("doseRange")
+            if isinstance(dose_range, dict):
+                scaled += _scale(dose_range.get("low"), factor) + _scale(dose_range.get("high"), factor)
+        if isinstance(dosage.get("text"), str) and dosage["text"].strip():
+            has_text = True
+            if scaled > before:
+                dosage["text"] = f"[structured dose changed by {percent}%; original text:] {dosage['text']}"
     order["note"] = [*as_list(order.get("note")), {"text": note}]
-    return order
+    return order, scaled, has_text
 
 
 def suggestions_for(recs: list[Recommendation], draft: DraftMedication | None, patient_id: str) -> list[Suggestion]:
@@ -97,19 +116,25 @@ def suggestions_for(recs: list[Recommendation], draft: DraftMedication | None, p
         scope = f" (CPIC names it for: {'; '.join(populations)})" if len(populations) < len(recs) else ""
         out.append(_replace(f"Replace {drug} with {alt.name}{scope}", drug, alt, delete, draft, patient_id))
     pct = rec.dose_change_percent
+    dose_text = False
     if rec.action in DOSE_ACTIONS and pct and draft.reference:
         note = f"{drug}: {action_phrase(rec)} ({', '.join(gene_phrases(rec))}; {rec.source})"
-        out.append(
-            Suggestion(
-                label=f"{'Reduce' if pct < 0 else 'Increase'} {drug} dose by {abs(pct)}%",
-                uuid=new_uuid(),
-                actions=[Action(type="update", description=note, resource=_scaled_order(draft, pct, note))],
+        order, scaled, dose_text = _scaled_order(draft, pct, note)
+        if scaled:  # a draft with no structured dose ("as directed") cannot be changed by one click
+            out.append(
+                Suggestion(
+                    label=f"{'Reduce' if pct < 0 else 'Increase'} {drug} dose by {abs(pct)}%",
+                    uuid=new_uuid(),
+                    actions=[Action(type="update", description=note, resource=order)],
+                )
             )
-        )
     if rec.action in ("avoid", "use-alternative") and not named and delete:
         out.append(Suggestion(label=f"Cancel the {drug} order", uuid=new_uuid(), actions=[delete]))
     # "use an alternative" with none named also allows the drug at a limited dose: cancelling is one choice
-    unambiguous = len(recs) == 1 and len(out) == 1 and not (rec.action == "use-alternative" and not named)
+    # and a dose change is pre-selected only when the order's dose is wholly structured (no free text to reread)
+    unambiguous = (
+        len(recs) == 1 and len(out) == 1 and not (rec.action == "use-alternative" and not named) and not dose_text
+    )
     if unambiguous:
         out[0].isRecommended = True
     for alt in derived_alternatives(recs):

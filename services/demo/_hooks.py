@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from services.common.codes import RXNORM
+from services.common.codes import RXNORM, UCUM
 
 from .errors import HookCallError, ServiceStartError
 
@@ -30,15 +30,17 @@ class DraftDrug:
     rxcui: str
     display: str
     has_guidance: bool = True
+    dose_mg: float = 0.0  # one structured dose, so a dose-change suggestion can rewrite it
+    per_day: int = 1
 
 
 DEMO_DRUGS: tuple[DraftDrug, ...] = (
-    DraftDrug("clopidogrel", "309362", "clopidogrel 75 MG Oral Tablet"),
-    DraftDrug("simvastatin", "198211", "Simvastatin 40 MG Oral Tablet"),
-    DraftDrug("capecitabine", "200328", "capecitabine 500 MG Oral Tablet"),
-    DraftDrug("azathioprine", "197388", "Azathioprine 50 MG Oral Tablet"),
-    DraftDrug("warfarin", "855332", "Warfarin Sodium 5 MG Oral Tablet"),
-    DraftDrug("amoxicillin", "308191", "Amoxicillin 500 MG Oral Capsule", has_guidance=False),
+    DraftDrug("clopidogrel", "309362", "clopidogrel 75 MG Oral Tablet", dose_mg=75),
+    DraftDrug("simvastatin", "198211", "Simvastatin 40 MG Oral Tablet", dose_mg=40),
+    DraftDrug("capecitabine", "200328", "capecitabine 500 MG Oral Tablet", dose_mg=1000, per_day=2),
+    DraftDrug("azathioprine", "197388", "Azathioprine 50 MG Oral Tablet", dose_mg=100),
+    DraftDrug("warfarin", "855332", "Warfarin Sodium 5 MG Oral Tablet", dose_mg=5),
+    DraftDrug("amoxicillin", "308191", "Amoxicillin 500 MG Oral Capsule", has_guidance=False, dose_mg=500, per_day=3),
 )
 
 
@@ -80,7 +82,12 @@ def draft_medication_request(patient_id: str, drug: DraftDrug) -> dict[str, Any]
             "text": drug.display,
         },
         "subject": {"reference": f"Patient/{patient_id}"},
-        "dosageInstruction": [{"text": "as directed"}],
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": drug.per_day, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": drug.dose_mg, "unit": "mg", "system": UCUM, "code": "mg"}}],
+            }
+        ],
     }
 
 

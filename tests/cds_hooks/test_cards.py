@@ -157,12 +157,34 @@ def test_dose_reduction_updates_the_draft_dose(dev_client: TestClient, seed: Cal
     assert card["summary"] == "Capecitabine: reduce dose by 50% (DPYD Intermediate Metabolizer)"
     assert "c.1905+1G>A/Reference" in card["detail"] and "| 1.0 |" in card["detail"]
     (update,) = card["suggestions"]
-    assert update["label"] == "Reduce Capecitabine dose by 50%" and update["isRecommended"] is True
+    # the order's free text cannot be rewritten, so the update is offered but not pre-selected, and the
+    # text is marked as the original order's beside the halved structured dose
+    assert update["label"] == "Reduce Capecitabine dose by 50%" and "isRecommended" not in update
     (action,) = update["actions"]
     assert action["type"] == "update"
     assert action["resource"]["id"] == "rx-5"
-    assert action["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 500
+    (dosage,) = action["resource"]["dosageInstruction"]
+    assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == 500
+    assert dosage["text"] == "[structured dose changed by -50%; original text:] 1000 mg/m2 twice daily"
     assert "DPYD Intermediate Metabolizer" in action["resource"]["note"][0]["text"]
+
+
+def test_dose_reduction_is_pre_selected_only_for_a_structured_dose(
+    dev_client: TestClient, seed: Callable[..., Twin]
+) -> None:
+    seed(SERVER, "pm5", gene("DPYD", "c.1905+1G>A/Reference", "Intermediate Metabolizer", activity="1.0"))
+    structured = [{"doseAndRate": [{"doseRange": {"low": {"value": 1000}, "high": {"value": 2000}}}]}]
+    draft = med("rx-7", text="capecitabine 500 MG Oral Tablet", dosageInstruction=structured)
+    (card,) = cards_of(dev_client, SELECT, hook("order-select", "pm5", draft))
+    (update,) = card["suggestions"]
+    assert update["isRecommended"] is True
+    dose_range = update["actions"][0]["resource"]["dosageInstruction"][0]["doseAndRate"][0]["doseRange"]
+    assert (dose_range["low"]["value"], dose_range["high"]["value"]) == (500, 1000)
+    # "as directed": no structured dose, so no one-click update that would change nothing
+    free = med("rx-8", text="capecitabine 500 MG Oral Tablet", dosageInstruction=[{"text": "as directed"}])
+    (card,) = cards_of(dev_client, SELECT, hook("order-select", "pm5", free))
+    assert card["summary"] == "Capecitabine: reduce dose by 50% (DPYD Intermediate Metabolizer)"
+    assert "suggestions" not in card
 
 
 def test_genotype_unknown_gives_one_testing_card_per_window(make_client: AppFactory, seed: Callable[..., Twin]) -> None:

@@ -118,7 +118,10 @@ def test_dpyd_intermediate_metabolizer_ordering_capecitabine(run: DemoResult) ->
         ("warning", "Capecitabine: reduce dose by 50% (DPYD Intermediate Metabolizer)")
     ]
     assert "| DPYD | Reference/c.1905+1G>A (*2A) | Intermediate Metabolizer | 1.0 |" in cards[0]["detail"]
-    assert [s["label"] for s in cards[0]["suggestions"]] == ["Reduce Capecitabine dose by 50%"]
+    (update,) = cards[0]["suggestions"]
+    assert update["label"] == "Reduce Capecitabine dose by 50%" and update["isRecommended"] is True
+    (dosage,) = update["actions"][0]["resource"]["dosageInstruction"]
+    assert dosage["doseAndRate"][0]["doseQuantity"]["value"] == 500  # the demo's draft: 1000 mg twice a day
 
 
 def test_tpmt_poor_metabolizer_ordering_azathioprine(run: DemoResult) -> None:
