@@ -241,6 +241,37 @@ def testing_card(drug: Drug | None, label: str, genes: list[str], rec: Recommend
     )
 
 
+def uninterpretable_card(drug: Drug | None, label: str, rec: Recommendation, results: list[GeneResult]) -> Card:
+    """Warning card: a result for a gene the drug's guidance needs is on file but has no phenotype.
+
+    Not the "consider testing" card: the patient was tested, and telling the prescriber no result exists
+    would be false; what the unread result means (an ultrarapid or poor metabolizer, say) is unknown.
+    """
+    name = drug_title(drug, label)
+    genes = ", ".join(r.gene for r in results)
+    calls = "; ".join(f"{r.gene} {' or '.join(r.diplotypes)}" for r in results)
+    detail = "\n".join(
+        [
+            "**Pharmacogenomic result on file**",
+            "",
+            genotype_table(results),
+            "",
+            f"twinrx could not assign a phenotype to this result, so it cannot tell whether the {name} "
+            f"guidance ({rec.source}) calls for a change. Any phenotype, including the highest-risk one, "
+            "remains possible: read the laboratory report or ask the laboratory before prescribing.",
+        ]
+        + [f"\n_Note ({r.gene}): {w}_" for r in results for w in r.warnings]
+    )
+    return Card(
+        uuid=new_uuid(),
+        summary=fit_summary(f"{name}: {genes} result on file ({calls}) could not be interpreted; review it"),
+        detail=detail,
+        indicator="warning",
+        source=_source(rec, name),
+        links=_links(rec, name),
+    )
+
+
 def indeterminate_card(rec: Recommendation, label: str) -> Card:
     """Info card: calls exist but do not determine one phenotype."""
     name = drug_title(rec.drug, label)

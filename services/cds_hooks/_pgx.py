@@ -12,7 +12,13 @@ from services.common.logging import get_logger, patient_ref
 from services.pgx.models import Drug, DrugGuidance, Recommendation
 
 from ._cardcache import CardCache
-from ._cards import group_recommendations, indeterminate_card, recommendation_card, testing_card
+from ._cards import (
+    group_recommendations,
+    indeterminate_card,
+    recommendation_card,
+    testing_card,
+    uninterpretable_card,
+)
 from ._engines import Engines
 from ._models import Card
 from ._orders import DraftMedication
@@ -96,7 +102,11 @@ def cards_for_order(
             unknown_rec = unknown_rec or rec
     if guidance.status == "genotype-unknown" and not recs:
         unknown_genes = genes_for_drug(drug)
-    if (unknown_genes or guidance.status == "genotype-unknown") and not cards:
+    on_file = [r for r in (unknown_rec.gene_results if unknown_rec else []) if r.diplotypes and not r.phenotype]
+    if unknown_rec is not None and on_file and not cards:
+        # tested, but the result could not be read: say so every time, never "no result, consider testing"
+        cards.append(uninterpretable_card(drug, label, unknown_rec, on_file))
+    elif (unknown_genes or guidance.status == "genotype-unknown") and not cards:
         name = drug.name
         if testing_ok(name):
             cards.append(testing_card(drug, label, unknown_genes, unknown_rec))

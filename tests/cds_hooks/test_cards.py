@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from services.cds_hooks._cards import SUMMARY_MAX, fit_summary
 from services.common.codes import RXNORM
-from services.common.twin import Twin
+from services.common.twin import SourceRef, Twin
+from services.pgx import outside_call
 
 from .conftest import AppFactory, gene
 from .test_discovery import _no_nulls_or_empties
@@ -262,3 +263,19 @@ def test_dstu2_medication_order_and_bundle_without_type(dev_client: TestClient, 
 def test_summary_is_always_under_140_characters() -> None:
     assert fit_summary("a" * 200).endswith("…") and len(fit_summary("a" * 200)) == SUMMARY_MAX
     assert fit_summary("head", "; " + "t" * 200) == "head"
+
+
+def test_a_result_on_file_that_cannot_be_read_is_never_reported_as_missing(
+    make_client: AppFactory, seed: Callable[..., Twin]
+) -> None:
+    client = make_client(auth=False)
+    unread = outside_call("CYP2D6", "*2/*1xN", source=SourceRef(resource_type="Observation", id="gt-2d6"))
+    assert unread.phenotype is None  # copy number "xN" is not in the CPIC table
+    seed(SERVER, "xn1", unread)
+    draft = med("rx-9", text="codeine 30 MG Oral Tablet")
+    for _ in range(2):  # shown on every call: it is not the once-per-window testing card
+        (card,) = cards_of(client, SELECT, hook("order-select", "xn1", draft))
+        assert card["indicator"] == "warning"
+        assert card["summary"] == "Codeine: CYP2D6 result on file (CYP2D6 *2/*1xN) could not be interpreted; review it"
+        assert "| CYP2D6 | *2/*1xN | – |" in card["detail"] and "Observation/gt-2d6" in card["detail"]
+        assert "consider pharmacogenomic testing" not in card["summary"] and "no result" not in card["detail"]
