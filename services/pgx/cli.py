@@ -129,6 +129,9 @@ def recommend_command(
         if normalise_gene(gene) not in _accepted_genes():
             raise PGxValueError(f"unknown gene {gene.strip()!r} (not in the knowledge base)", location="--diplotype")
         result = outside_call(gene, value)
+        if result.gene in profile and profile[result.gene].diplotypes != result.diplotypes:
+            # two results for one gene: which one is true is the user's call, not ours
+            raise PGxValueError(f"{result.gene} is given twice with different diplotypes", location="--diplotype")
         for warning in result.warnings:
             typer.echo(f"twinrx: warning: {warning}", err=True)
         profile[result.gene] = result

@@ -27,9 +27,24 @@ def _read_json(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"cannot read: {exc.__class__.__name__}", location=str(path)) from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise InputFileError(f"not valid JSON (line {exc.lineno}, column {exc.colno})", location=str(path)) from None
+    except _DuplicateKey as exc:
+        raise InputFileError(f"key {exc.args[0]!r} is given twice in one object", location=str(path)) from None
+
+
+class _DuplicateKey(ValueError):
+    """The same key twice in one JSON object (the json module would keep the last silently)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 # Case fields that are not inputs, dropped when a case file gives its inputs at the top level.

@@ -178,3 +178,10 @@ def test_directory_inputs_say_is_a_directory(tmp_path: Path) -> None:
         assert (result.returncode, error_line(result)) == (2, message)
     missing = twinrx("pgx", "call", "nope.vcf", cwd=tmp_path)
     assert (missing.returncode, error_line(missing)) == (2, "twinrx: error: nope.vcf: file not found")
+
+
+def test_recommend_refuses_one_gene_given_twice_with_different_diplotypes(tmp_path: Path) -> None:
+    args = ["pgx", "recommend", "--drug", "clopidogrel", "--diplotype", "CYP2C19=*2/*2", "--diplotype"]
+    result = twinrx(*args, "CYP2C19=*1/*1", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "CYP2C19 is given twice with different diplotypes" in error_line(result)

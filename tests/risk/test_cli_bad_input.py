@@ -101,3 +101,13 @@ def test_empty_list_is_no_cases(tmp_path: Path) -> None:
     path = _write(tmp_path, [])
     proc = _run("risk", "score", "pce", "--inputs", str(path))
     assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", f"twinrx: error: {path}: no cases\n")
+
+
+def test_a_key_given_twice_is_refused_not_last_wins(tmp_path: Path) -> None:
+    # json.loads keeps the last of two equal keys: 160 then 110 would silently score the lower pressure
+    text = json.dumps(_PREVENT).replace('"sbp_mmHg": 160', '"sbp_mmHg": 160, "sbp_mmHg": 110')
+    path = tmp_path / "dup.json"
+    path.write_text(text)
+    proc = _run("risk", "score", "prevent", "--inputs", str(path))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == f"twinrx: error: {path}: key 'sbp_mmHg' is given twice in one object\n"
