@@ -99,7 +99,12 @@ def _check_prefetch_value(key: str, value: Any, patient_id: str) -> None:
         if entries is not None and not isinstance(entries, list):
             raise BadHookRequest(f"{where}.entry must be an array", location=f"{where}.entry")
         for index, entry in enumerate(as_list(entries)):
-            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            if not isinstance(entry, Mapping):
+                raise BadHookRequest(f"{where}.entry[{index}] must be an object", location=f"{where}.entry[{index}]")
+            resource = entry.get("resource")
+            if resource is not None and not _is_resource(resource):
+                at = f"{where}.entry[{index}].resource"
+                raise BadHookRequest(f"{at} must be a FHIR resource (an object with a resourceType)", location=at)
             if isinstance(resource, Mapping) and (other := other_subject(resource, patient_id)) is not None:
                 raise BadHookRequest(
                     f"{where}.entry[{index}] ({_label(resource)}) is for {other}, not the context patient",
@@ -110,7 +115,7 @@ def _check_prefetch_value(key: str, value: Any, patient_id: str) -> None:
         raise BadHookRequest(f"{where} must be a Patient resource, not {_label(value)}", location=where)
     other = other_subject(value, patient_id)
     if other is not None:
-        subject = other if key == "patient" else f"{_label(value)} of {other}"
+        subject = other if key == "patient" or value["resourceType"] == "Patient" else f"{_label(value)} of {other}"
         raise BadHookRequest(f"{where} is {subject}, not the context patient", location=where)
 
 

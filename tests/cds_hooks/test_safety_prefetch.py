@@ -155,6 +155,26 @@ def test_another_patients_medication_request_in_prefetch_is_refused(dev_client: 
             "genomics.entry",
             "prefetch.genomics.entry must be an array",
         ),
+        (
+            {"genomics": {"resourceType": "Bundle", "entry": [1, "x", None]}},
+            "genomics.entry[0]",
+            "prefetch.genomics.entry[0] must be an object",
+        ),
+        (
+            {"genomics": {"resourceType": "Bundle", "entry": [{"resource": "x"}]}},
+            "genomics.entry[0].resource",
+            "prefetch.genomics.entry[0].resource must be a FHIR resource (an object with a resourceType)",
+        ),
+        (
+            {"genomics": {"resourceType": "Bundle", "entry": [{"resource": {"id": "no-type"}}]}},
+            "genomics.entry[0].resource",
+            "prefetch.genomics.entry[0].resource must be a FHIR resource (an object with a resourceType)",
+        ),
+        (
+            {"genomics": {"resourceType": "Patient", "id": "z"}},
+            "genomics",
+            "prefetch.genomics is Patient/z, not the context patient",
+        ),
     ],
 )
 def test_malformed_prefetch_is_400_naming_the_key(
