@@ -145,7 +145,10 @@ def recommendation_detail(recs: list[Recommendation]) -> str:
     results = _table_results(recs)
     parts = ["**Pharmacogenomic result**", "", genotype_table(results), ""]
     if rec.implications:
-        parts += ["**Implication:** " + " ".join(rec.implications), ""]
+        if len(rec.implications) == 1:
+            parts += ["**Implication:** " + rec.implications[0], ""]
+        else:  # one line per gene ("TPMT: ...", "NUDT15: ..."), never run together
+            parts += ["**Implications:**", "", *(f"- {text}" for text in rec.implications), ""]
     if len(recs) == 1 and rec.recommendation_text:
         parts += [f"**Recommendation ({rec.source}):** {rec.recommendation_text}", ""]
     elif len(recs) > 1:
@@ -162,7 +165,10 @@ def recommendation_detail(recs: list[Recommendation]) -> str:
         parts += ["**Alternatives derived by twinrx (the guideline names none):**", ""]
         parts += [_derived_line(a) for a in derived]
         parts.append("")
-    evidence = f"**Evidence:** {rec.source} classification {rec.strength or 'not stated'}"
+    strength = rec.strength or "not stated"
+    if len({r.strength for r in recs}) > 1:  # e.g. clopidogrel: Strong for one population, Moderate for two
+        strength = "by population, as listed above"
+    evidence = f"**Evidence:** {rec.source} classification {strength}"
     if rec.guideline_name:
         evidence += f"; {rec.guideline_name}"
     if len(recs) == 1 and rec.population:

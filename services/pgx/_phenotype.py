@@ -89,7 +89,8 @@ def phenotype_of(gene: str, diplotypes: list[str]) -> Phenotype:
     if not diplotypes:
         return Phenotype()
     if _kb.phenotype_table(gene) is None:
-        return Phenotype(warnings=[f"{gene}: no phenotype table in the knowledge base"])
+        # CYP4F2: CPIC defines no phenotypes; its guidance (warfarin) reads the diplotype itself
+        return Phenotype(warnings=[f"{gene}: CPIC defines no phenotype for this gene; the diplotype is used as called"])
     rows = []
     for diplotype in diplotypes:
         row = lookup_row(gene, diplotype)

@@ -279,3 +279,22 @@ def test_a_result_on_file_that_cannot_be_read_is_never_reported_as_missing(
         assert card["summary"] == "Codeine: CYP2D6 result on file (CYP2D6 *2/*1xN) could not be interpreted; review it"
         assert "| CYP2D6 | *2/*1xN | – |" in card["detail"] and "Observation/gt-2d6" in card["detail"]
         assert "consider pharmacogenomic testing" not in card["summary"] and "no result" not in card["detail"]
+
+
+def test_a_card_for_several_populations_gives_evidence_per_population(
+    dev_client: TestClient, seed: Callable[..., Twin]
+) -> None:
+    seed(SERVER, "pm6", gene("CYP2C19", "*2/*2", "Poor Metabolizer"))
+    draft = med("rx-10", code="309362", display="clopidogrel 75 MG Oral Tablet")
+    (card,) = cards_of(dev_client, SELECT, hook("order-select", "pm6", draft))
+    assert "- CVI ACS PCI (Strong):" in card["detail"] and "- NVI (Moderate):" in card["detail"]
+    assert "**Evidence:** CPIC classification by population, as listed above;" in card["detail"]
+
+
+def test_implications_of_two_genes_are_listed_one_per_line(dev_client: TestClient, seed: Callable[..., Twin]) -> None:
+    seed(SERVER, "tp1", gene("TPMT", "*3A/*3A", "Poor Metabolizer"), gene("NUDT15", "*1/*1", "Normal Metabolizer"))
+    draft = med("rx-11", text="azathioprine 50 MG Oral Tablet")
+    (card,) = cards_of(dev_client, SELECT, hook("order-select", "tp1", draft))
+    lines = card["detail"].splitlines()
+    start = lines.index("**Implications:**")
+    assert [line.split(":")[0] for line in lines[start + 2 : start + 4]] == ["- NUDT15", "- TPMT"]
