@@ -128,6 +128,10 @@ def validate_item(item: FeedbackItem, index: int, *, now: datetime | None = None
         override = normalise_override(item.overrideReason)
     except ValidationFailure as exc:
         raise ValidationFailure(exc.message, location=f"feedback[{index}].{exc.location}") from exc
+    if item.outcome == "overridden" and item.acceptedSuggestions:  # spec: suggestions only when accepted
+        raise ValidationFailure(
+            "acceptedSuggestions must be absent when outcome is overridden", location=f"feedback[{index}]"
+        )
     if item.outcome == "accepted" and not item.acceptedSuggestions:
         raise ValidationFailure(
             "acceptedSuggestions is required when outcome is accepted", location=f"feedback[{index}]"

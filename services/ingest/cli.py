@@ -73,8 +73,12 @@ def _print_summary(summary: RunSummary, *, waited: bool = True) -> None:
         typer.echo(f"  failed  {count:>6}  {reason}")
     if not summary.complete:
         # the workers go on with the run after the CLI stops waiting; status shows how far they got
-        why = "did not finish within --timeout; the workers go on" if waited else "is not finished yet"
-        typer.echo(f"twinrx: error: run {summary.run_id} {why}; see `twinrx ingest status {summary.run_id}`", err=True)
+        why = (
+            f"did not finish within --timeout; the workers go on (see `twinrx ingest status {summary.run_id}`)"
+            if waited
+            else "is not finished yet; the workers are still on it"
+        )
+        typer.echo(f"twinrx: error: run {summary.run_id} {why}", err=True)
         raise typer.Exit(75)
     if summary.failed:
         raise typer.Exit(FAILED_EXIT)

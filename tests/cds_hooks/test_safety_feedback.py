@@ -124,3 +124,11 @@ def test_override_reason_is_checked_against_the_cards_offer(
     assert first["overrideReasonOffered"] == "true" and first["knownCard"] == "true"
     assert second["overrideReasonOffered"] == "false"
     assert json.loads(second["overrideReason"]) == {"reason": own_system}
+
+
+def test_overridden_with_accepted_suggestions_is_422(dev_client: TestClient, rclient: redis.Redis[bytes]) -> None:
+    item = _overridden(UNKNOWN, acceptedSuggestions=[{"id": "7b0f6a52-63c1-4f6e-9a57-2f3e1c0d9e11"}])
+    where, text = _rejected(dev_client, [item])
+    assert where == "feedback[0]"
+    assert text == "feedback[0]: acceptedSuggestions must be absent when outcome is overridden"
+    assert _entries(rclient) == []

@@ -153,6 +153,4 @@ def test_status_of_an_unfinished_run_exits_75_and_says_so(ingest_settings: Setti
     assert done.stdout == (
         "run unfinished01: patients 1/2, resources read 4, twins updated 1, unchanged 0, failed 0, skipped 0\n"
     )
-    assert done.stderr == (
-        "twinrx: error: run unfinished01 is not finished yet; see `twinrx ingest status unfinished01`\n"
-    )
+    assert done.stderr == ("twinrx: error: run unfinished01 is not finished yet; the workers are still on it\n")
