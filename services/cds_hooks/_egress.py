@@ -20,6 +20,8 @@ import socket
 from typing import Final
 from urllib.parse import urlsplit
 
+import httpx
+
 # Host names of cloud instance-metadata services (GCP, AWS, Azure, Alibaba, Tencent, Oracle, OpenStack).
 METADATA_HOSTS: Final = frozenset(
     {
@@ -90,4 +92,10 @@ def fhir_server_refusal(url: str) -> str | None:
     addr = _literal_address(name)
     if addr is not None and (why := _refused_address(addr)) is not None:
         return f"fhirServer is {why}"
+    try:  # last, so a refused address keeps its own reason above
+        # The HTTP client must be able to build requests on it too: it rejects some hosts urlsplit
+        # accepts (e.g. octal "0177.0.0.1"), which would otherwise surface as a 500 mid-call.
+        httpx.URL(url.strip())
+    except (ValueError, httpx.InvalidURL):
+        return "fhirServer is not a valid URL (the HTTP client cannot parse it)"
     return None

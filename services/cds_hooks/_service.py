@@ -10,6 +10,7 @@ import httpx
 import structlog
 
 from services.common.errors import TwinRxError
+from services.common.fhir.ids import is_fhir_id
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.twin import Twin
@@ -76,11 +77,19 @@ def validate(spec: ServiceSpec, request: HookRequest, allowed_servers: list[str]
     if request.fhirServer is not None and request.fhirServer.startswith("http://"):
         log.warning("fhir_server_not_https", service=spec.id)  # spec: MUST be https for production data
     patient = request.context.get("patientId")
-    if not isinstance(patient, str) or not patient.strip():
+    if patient is not None and not isinstance(patient, str):
+        raise BadHookRequest("context.patientId must be a string", location="context.patientId")
+    if patient is None or not patient.strip():
         raise BadHookRequest("context.patientId is required", location="context.patientId")
     if len(patient) > 200:  # FHIR ids are at most 64 characters; 200 leaves room for odd EHR ids
         raise BadHookRequest(
             f"context.patientId is {len(patient)} characters long; at most 200", location="context.patientId"
+        )
+    if request.fhirServer is not None and not is_fhir_id(patient.strip()):
+        # with a fhirServer the id goes into FHIR URLs (prefetch fetches, the background sync), where
+        # "../x", "a/b" or "x#y" would read another resource: the EHR's ids are FHIR ids, so refuse
+        raise BadHookRequest(
+            "context.patientId is not a FHIR id (1-64 characters of A-Z a-z 0-9 - .)", location="context.patientId"
         )
     user = request.context.get("userId")
     if user is not None and not isinstance(user, str):

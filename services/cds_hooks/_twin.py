@@ -7,6 +7,8 @@ under which ``twinrx demo`` and ``twinrx ingest local`` store twins).
 Miss or stale twin: the twin is built from prefetch (and what we fetch from ``fhirServer`` with the
 hook's token) by ``ingest.build_twin``; a full sync is enqueued with Celery ``send_task`` from a
 background thread (the answer never waits for the broker; de-duplicated per patient for ten minutes).
+Only for a ``fhirServer`` the deployment configured (``TWINRX_FHIR_BASE_URL``/``TWINRX_INGEST_SERVERS``):
+the worker syncs with its own credentials, which must never go to a server a caller merely names.
 A stale twin is still used when nothing fresher is available.
 """
 
@@ -23,6 +25,7 @@ import redis
 from pydantic import ValidationError
 
 from services.common.errors import ValidationFailure
+from services.common.fhir import configured_server
 from services.common.logging import get_logger, patient_ref
 from services.common.settings import Settings
 from services.common.twin import Twin
@@ -186,7 +189,10 @@ def load_twin(
     pre = resolve_prefetch(spec, request, fetcher)
     missing = pre.unavailable(spec.essential)
     if request.fhirServer:
-        enqueuer.enqueue(server, patient_id, request.hookInstance)
+        if configured_server(settings, server):
+            enqueuer.enqueue(server, patient_id, request.hookInstance)
+        else:  # neither the URL nor the patient is logged: the URL may identify a site, the id is PHI
+            log.info("sync_not_enqueued", hookInstance=request.hookInstance, reason="fhirServer not configured")
     if stored is not None and missing:
         return TwinData(stored, "stale", pre)
     if missing:

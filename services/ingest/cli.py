@@ -16,7 +16,8 @@ from typing import Annotated
 
 import typer
 
-from services.common.errors import ConfigError, InputFileError, NotFound
+from services.common.errors import ConfigError, InputFileError, NotFound, ValidationFailure
+from services.common.fhir.ids import is_fhir_id
 from services.common.logging import configure_logging
 from services.common.settings import get_settings
 
@@ -136,6 +137,10 @@ def ingest_patient(
     """Sync one patient from a FHIR server (exit 1 when it failed, with the reason)."""
     from ._preflight import check_server_url, probe_fhir_server, require_worker
 
+    if not is_fhir_id(patient_id):  # it becomes a URL path: "../x" or "a/b" would read something else
+        raise ValidationFailure(
+            f"PATIENT_ID must be a FHIR id (1-64 characters of A-Z a-z 0-9 - .), got {patient_id!r}"
+        )
     check_server_url(server)
     probe_fhir_server(server)  # before logging is configured: its one request needs no log line
     _require_broker()

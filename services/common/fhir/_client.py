@@ -9,6 +9,8 @@
   and a page cap (exceeding it is an error: the data would be incomplete); resources are
   de-duplicated by type/id/versionId.
 - Error messages name the method and resource type only, never ids or query strings (PHI).
+- ``read``/``search`` refuse a resource id or type outside the FHIR grammar (:class:`InvalidFhirId`):
+  they go into the URL path, where ``..``, ``/``, ``#`` or an empty id would change the request.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from services.common.logging import get_logger
 from ._auth import Auth, NoAuth
 from ._retry import RETRY_STATUSES, RetryPolicy, parse_retry_after
 from .errors import FhirAuthError, FhirHttpError, FhirNotFound, FhirProtocolError
+from .ids import require_fhir_id, require_resource_type
 
 log = get_logger(__name__)
 
@@ -220,8 +223,8 @@ class FhirClient:
         return self.json(self.request("GET", path, params=params))
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
-        """Read one resource."""
-        return self.get(f"{resource_type}/{resource_id}")
+        """Read one resource; an id or type that is not FHIR's is refused before any request (it is a path)."""
+        return self.get(f"{require_resource_type(resource_type)}/{require_fhir_id(resource_id)}")
 
     def pages(self, path: str, params: Params = None) -> Iterator[dict[str, Any]]:
         """Search result Bundles, following ``next`` links (visited set, page cap)."""
@@ -248,7 +251,7 @@ class FhirClient:
     def search(self, resource_type: str, params: Params = None) -> Iterator[dict[str, Any]]:
         """Resources of a search (match and include entries), de-duplicated by type/id/versionId."""
         seen: set[tuple[str, str, str]] = set()
-        for bundle in self.pages(resource_type, params):
+        for bundle in self.pages(require_resource_type(resource_type), params):
             for entry in bundle.get("entry", []) or []:
                 resource = entry.get("resource") if isinstance(entry, dict) else None
                 if not isinstance(resource, dict):

@@ -1,5 +1,10 @@
 """Clients from :class:`Settings`: SMART Backend Services when a client id and key are set, else a
-static bearer token, else no authorisation."""
+static bearer token, else no authorisation.
+
+Those credentials belong to the deployment's own FHIR servers (``TWINRX_FHIR_BASE_URL`` and
+``TWINRX_INGEST_SERVERS``): :func:`configured_server` says whether a base URL is one of them, and the
+ingest worker's client factory (``services.ingest._clients``) only builds credentialed clients for those.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,22 @@ from services.common.settings import Settings
 
 from ._auth import Auth, BearerToken, NoAuth, SmartBackendAuth
 from ._client import FhirClient
+from .ids import is_configured_server
+
+
+def configured_servers(settings: Settings) -> list[str]:
+    """The FHIR base URLs the deployment configured (where its credentials may be sent)."""
+    return [s for s in [settings.fhir_base_url, *settings.ingest_servers] if s]
+
+
+def configured_server(settings: Settings, base_url: str) -> bool:
+    """True if ``base_url`` is one of :func:`configured_servers` (scheme/host case, trailing ``/`` ignored)."""
+    return is_configured_server(base_url, configured_servers(settings))
+
+
+def has_credentials(settings: Settings) -> bool:
+    """True if the settings hold credentials (a SMART client id or a static bearer token)."""
+    return bool(settings.smart_client_id) or settings.fhir_bearer_token is not None
 
 
 def auth_from_settings(settings: Settings, base_url: str) -> Auth:
