@@ -77,8 +77,14 @@ class Settings(BaseSettings):
     )
 
     # Ingest
-    fhir_base_url: str | None = Field(None, description="Default EHR FHIR server base URL for ingest.")
-    fhir_bearer_token: SecretStr | None = Field(None, description="Static bearer token (development).")
+    fhir_base_url: str | None = Field(
+        None,
+        description="Default EHR FHIR server base URL for ingest. With `TWINRX_INGEST_SERVERS`, the only servers "
+        "the worker sends its credentials to, and the only `fhirServer`s hook calls enqueue background syncs for.",
+    )
+    fhir_bearer_token: SecretStr | None = Field(
+        None, description="Static bearer token (development); sent only to the configured FHIR servers."
+    )
     smart_client_id: str | None = Field(None, description="SMART Backend Services client id.")
     smart_private_key_file: Path | None = Field(
         None, description="PEM private key (RS384 or ES384) for SMART Backend Services."
@@ -102,7 +108,9 @@ class Settings(BaseSettings):
         None, description="Folder for extracted VCFs and export spool files (default: a folder under the temp dir)."
     )
     ingest_servers: list[str] = Field(
-        default_factory=list, description="FHIR base URLs synced incrementally by beat (default: fhir_base_url)."
+        default_factory=list,
+        description="FHIR base URLs synced incrementally by beat (default: fhir_base_url); the worker's credentials "
+        "are sent to these and `TWINRX_FHIR_BASE_URL` only.",
     )
     ingest_chunk_patients: int = Field(100, ge=1, description="Patients per task when a population is fanned out.")
     worker_heartbeat_file: Path = Field(
