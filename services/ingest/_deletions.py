@@ -24,7 +24,7 @@ import orjson
 import redis
 
 from services.common.errors import StoreError
-from services.common.fhir import BulkExport, FhirClient, FhirHttpError, Manifest
+from services.common.fhir import BulkExport, FhirClient, FhirHttpError, InvalidFhirId, Manifest
 from services.common.logging import get_logger, patient_ref
 from services.common.store import twin_key
 
@@ -172,7 +172,7 @@ def _exists(client: FhirClient, patient_id: str) -> bool:
     """Whether the server holds the Patient now; any answer but the resource confirms the deletion it reported."""
     try:
         client.read("Patient", patient_id)
-    except FhirHttpError:
+    except (FhirHttpError, InvalidFhirId):  # an id no FHIR server can hold is no Patient of ours
         return False
     return True
 

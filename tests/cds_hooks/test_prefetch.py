@@ -64,8 +64,10 @@ def _queued_tasks(rclient: redis.Redis[bytes]) -> list[dict[str, Any]]:
 
 
 def test_absent_key_is_fetched_with_the_token_and_a_sync_is_enqueued(
-    dev_client: TestClient, stub: FhirStub, genotype: dict[str, Any], rclient: redis.Redis[bytes]
+    make_client: AppFactory, stub: FhirStub, genotype: dict[str, Any], rclient: redis.Redis[bytes]
 ) -> None:
+    # a background sync goes only to a server the deployment configured (the worker's credentials go there)
+    dev_client = make_client(auth=False, fhir_base_url=stub.base)
     stub.routes[GENOMICS] = (200, searchset(genotype))
     stub.routes["/Patient/cold1"] = (200, load_json(DATA / "patient-cold1.json"))
     (card,) = cards_of(dev_client, SELECT, _request(stub))

@@ -40,6 +40,7 @@ def sk_rt(ingest_redis_url: str, tmp_path: Path, sekmet: _sekmet.Sekmet) -> Iter
     settings = Settings(
         redis_url=ingest_redis_url,
         ingest_work_dir=tmp_path / "work",
+        fhir_base_url=sekmet.base,  # the worker's SMART credentials go only to a configured server
         smart_client_id=_sekmet.CLIENT_ID,
         smart_private_key=sekmet.key_pem.decode(),  # type: ignore[arg-type]
         smart_key_id=_sekmet.KID,
