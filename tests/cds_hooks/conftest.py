@@ -25,6 +25,8 @@ from services.common.store import TwinStore
 from services.common.twin import GeneResult, SourceRef, Twin
 from tests.conftest import redis_db_url
 
+from .fhir_stub import FhirStub, start
+
 CDS_DB = 3
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
 SANDBOX_TEST_KID = "twinrx-test-sandbox-es384"
@@ -214,3 +216,12 @@ def seed(rclient: redis.Redis[bytes]) -> Callable[..., Twin]:
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+@pytest.fixture
+def stub() -> Iterator[FhirStub]:
+    """A FHIR server speaking real HTTP on 127.0.0.1 whose routes the test sets (see fhir_stub.py)."""
+    fhir = FhirStub()
+    server = start(fhir)
+    yield fhir
+    server.shutdown()

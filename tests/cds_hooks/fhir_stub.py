@@ -10,6 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+# The genomics search the service sends for patient cold1 when its prefetch key is absent.
+COLD1_GENOMICS = (
+    "/Observation?patient=cold1&code=http://loinc.org|84413-4,http://loinc.org|81247-9,http://loinc.org|53040-2"
+)
+
 
 @dataclass
 class Seen:

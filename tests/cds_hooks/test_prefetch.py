@@ -4,7 +4,7 @@ OperationOutcome -> unavailable (re-fetch), 412 when essential data cannot be ha
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,21 +17,13 @@ from services.common.store import twin_key
 from services.common.twin import Twin
 
 from .conftest import DATA, AppFactory, gene, load_json
-from .fhir_stub import FhirStub, searchset, start
+from .fhir_stub import COLD1_GENOMICS, FhirStub, searchset
 from .test_cards import cards_of, hook, med
 
 SELECT = "/cds-services/twinrx-pgx-order-select"
 VIEW = "/cds-services/twinrx-twin-summary"
 TOKEN = "opaque-access-token-123"
-GENOMICS = "/Observation?patient=cold1&code=http://loinc.org|84413-4,http://loinc.org|81247-9,http://loinc.org|53040-2"
-
-
-@pytest.fixture
-def stub() -> Iterator[FhirStub]:
-    fhir = FhirStub()
-    server = start(fhir)
-    yield fhir
-    server.shutdown()
+GENOMICS = COLD1_GENOMICS
 
 
 @pytest.fixture

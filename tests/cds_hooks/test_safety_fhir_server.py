@@ -5,7 +5,6 @@ must be a FHIR id; a fhirServer the HTTP client cannot parse is a 400, not a 500
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,20 +15,12 @@ from services.cds_hooks import SYNC_TASK
 from services.cds_hooks._egress import fhir_server_refusal
 
 from .conftest import DATA, AppFactory, load_json
-from .fhir_stub import FhirStub, searchset, start
+from .fhir_stub import FhirStub, searchset
 from .test_cards import hook, med
 
 SELECT = "/cds-services/twinrx-pgx-order-select"
 NOT_FHIR_ID = "context.patientId is not a FHIR id (1-64 characters of A-Z a-z 0-9 - .)"
 UNPARSABLE = "fhirServer is not a valid URL (the HTTP client cannot parse it)"
-
-
-@pytest.fixture
-def stub() -> Iterator[FhirStub]:
-    fhir = FhirStub()
-    server = start(fhir)
-    yield fhir
-    server.shutdown()
 
 
 def _select(patient: Any, server: str | None, *, full_prefetch: bool = True) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,22 +23,14 @@ from services.cds_hooks._prefetch import FhirFetcher, resolve_prefetch
 from services.common.twin import Twin
 
 from .conftest import DATA, gene, load_json
-from .fhir_stub import FhirStub, searchset, start
+from .fhir_stub import COLD1_GENOMICS, FhirStub, searchset
 from .test_cards import cards_of, hook, med
 
 SELECT = "/cds-services/twinrx-pgx-order-select"
 SIGN = "/cds-services/twinrx-pgx-order-sign"
 VIEW = "/cds-services/twinrx-twin-summary"
-GENOMICS = "/Observation?patient=cold1&code=http://loinc.org|84413-4,http://loinc.org|81247-9,http://loinc.org|53040-2"
+GENOMICS = COLD1_GENOMICS
 TOKEN = {"access_token": "opaque-token", "token_type": "Bearer", "expires_in": 300, "scope": "x", "subject": "twinrx"}
-
-
-@pytest.fixture
-def stub() -> Iterator[FhirStub]:
-    fhir = FhirStub()
-    server = start(fhir)
-    yield fhir
-    server.shutdown()
 
 
 def _genotype(subject: str = "Patient/cold1", rid: str = "gt-cyp2c19") -> dict[str, Any]:
