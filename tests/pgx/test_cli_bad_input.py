@@ -144,6 +144,26 @@ def test_unknown_allele_keeps_the_result_and_warns_on_stderr(tmp_path: Path) -> 
         ),
         ("CYP2D6 *4/*4", "o.tsv:2 (gene): gene and diplotype must be separated by a tab, got 'CYP2D6 *4/*4'"),
         ("FOO1\t*1/*1", "o.tsv:2 (gene): unknown gene 'FOO1'"),
+        # the allele vocabulary, column count and activity score are checked like PharmCAT does
+        ("CYP2D6\tgarbage", "o.tsv:2 (diplotype): 'garbage' is not a CYP2D6 diplotype: unknown allele 'garbage'"),
+        (
+            "CYP2D6\tPoor Metabolizer",
+            "o.tsv:2 (diplotype): 'Poor Metabolizer' is not a CYP2D6 diplotype: unknown allele 'Poor Metabolizer'"
+            " (a phenotype: it belongs in the phenotype column)",
+        ),
+        (
+            "CYP2D6\t*1/*4 *2/*4",
+            "o.tsv:2 (diplotype): '*1/*4 *2/*4' is not a CYP2D6 diplotype: unknown allele '*4 *2/*4'"
+            " (one diplotype per gene)",
+        ),
+        ("CYP2D6\t*1/*999", "o.tsv:2 (diplotype): '*1/*999' is not a CYP2D6 diplotype: unknown allele '*999'"),
+        ("CYP2D6\t*4", "o.tsv:2 (diplotype): '*4' is a single allele; a CYP2D6 diplotype is allele/allele"),
+        (
+            "CYP2D6\t*1/*4\tIntermediate Metabolizer\t1.0\textra\tmore",
+            "o.tsv:2 (columns): the row has 6 columns; expected at most 4 (gene, diplotype, phenotype, activity score)",
+        ),
+        ("CYP2D6\t\t\tabc", "o.tsv:2 (activity score): activity score 'abc' is not a number"),
+        ("HLA-B\tfoo", "o.tsv:2 (diplotype): 'foo' is not an HLA genotype or allele status"),
     ],
 )
 def test_malformed_outside_call_row(tmp_path: Path, row: str, message: str) -> None:

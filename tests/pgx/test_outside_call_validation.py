@@ -9,7 +9,7 @@ import pytest
 
 from services.pgx import PGxFileError, outside_call, read_outside_calls
 from tests.pgx.conftest import write_vcf
-from tests.pgx.test_cli_bad_input import error_line, twinrx
+from tests.pgx.test_cli_bad_input import twinrx
 
 STAR2_HET = ["chr10 94775367 A G 0/1", "chr10 94781859 G A 0/1", "chr10 94842866 A G 1/1"]  # CYP2C19 *1/*2
 
@@ -33,39 +33,6 @@ def test_same_outside_call_as_the_vcf_adds_no_warning(tmp_path: Path) -> None:
     result = twinrx("pgx", "call", "good.vcf", "--outside-calls", "oc.tsv", cwd=tmp_path)
     gene = json.loads(result.stdout)["samples"]["S1"]["genes"]["CYP2C19"]
     assert (gene["diplotypes"], gene["warnings"]) == (["*1/*2"], [])
-
-
-@pytest.mark.parametrize(
-    ("row", "message"),
-    [
-        ("CYP2D6\tgarbage", "o.tsv:2 (diplotype): 'garbage' is not a CYP2D6 diplotype: unknown allele 'garbage'"),
-        (
-            "CYP2D6\tPoor Metabolizer",
-            "o.tsv:2 (diplotype): 'Poor Metabolizer' is not a CYP2D6 diplotype: unknown allele 'Poor Metabolizer'"
-            " (a phenotype: it belongs in the phenotype column)",
-        ),
-        (
-            "CYP2D6\t*1/*4 *2/*4",
-            "o.tsv:2 (diplotype): '*1/*4 *2/*4' is not a CYP2D6 diplotype: unknown allele '*4 *2/*4'"
-            " (one diplotype per gene)",
-        ),
-        ("CYP2D6\t*1/*999", "o.tsv:2 (diplotype): '*1/*999' is not a CYP2D6 diplotype: unknown allele '*999'"),
-        ("CYP2D6\t*4", "o.tsv:2 (diplotype): '*4' is a single allele; a CYP2D6 diplotype is allele/allele"),
-        (
-            "CYP2D6\t*1/*4\tIntermediate Metabolizer\t1.0\textra\tmore",
-            "o.tsv:2 (columns): the row has 6 columns; expected at most 4 (gene, diplotype, phenotype, activity score)",
-        ),
-        ("CYP2D6\t\t\tabc", "o.tsv:2 (activity score): activity score 'abc' is not a number"),
-        ("HLA-B\tfoo", "o.tsv:2 (diplotype): 'foo' is not an HLA genotype or allele status"),
-    ],
-)
-def test_bad_outside_call_rows_are_errors_naming_file_line_and_field(tmp_path: Path, row: str, message: str) -> None:
-    write_vcf(tmp_path / "a.vcf", STAR2_HET)
-    (tmp_path / "o.tsv").write_text(f"CYP2C9\t*1/*1\n{row}\n", encoding="utf-8")
-    result = twinrx("pgx", "call", "a.vcf", "--outside-calls", "o.tsv", cwd=tmp_path)
-    assert result.returncode == 2
-    assert error_line(result) == f"twinrx: error: {message}"
-    assert result.stdout == ""
 
 
 def test_non_utf8_bytes_name_the_line(tmp_path: Path) -> None:
