@@ -9,12 +9,14 @@ that gets no CPU within ``_MAX_DEFER`` is passed over by design), so the split i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -90,15 +92,15 @@ def test_two_workers_answer_every_connection_and_stop_gracefully(redis_url: str,
     assert "Finished server process" in log.read_text()  # each worker shut down gracefully
 
 
-def _gate(own: int, other: int) -> tuple[_BalancedServer, socket.socket, socket.socket]:
+@contextlib.contextmanager
+def _gate(own: int, other: int) -> Iterator[tuple[_BalancedServer, socket.socket]]:
     """Worker 0 of two with ``own`` open connections, worker 1 with ``other``, and one connection waiting."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    loads = [0, other]
-    server = _BalancedServer(uvicorn.Config("services.cds_hooks:create_app", factory=True), listener, loads, 0)
-    server._pending = own  # counted like accepted connections whose transport is not made yet
-    listener.setblocking(False)
-    client = socket.create_connection(listener.getsockname())
-    return server, listener, client
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = _BalancedServer(uvicorn.Config("services.cds_hooks:create_app", factory=True), listener, [0, other], 0)
+        server._pending = own  # counted like accepted connections whose transport is not made yet
+        listener.setblocking(False)
+        with socket.create_connection(listener.getsockname()):
+            yield server, listener
 
 
 def _accepts(server: _BalancedServer) -> bool:
@@ -117,32 +119,20 @@ def _accepts(server: _BalancedServer) -> bool:
 
 
 def test_a_busier_worker_leaves_a_waiting_connection_to_a_less_loaded_one() -> None:
-    server, listener, client = _gate(own=3, other=1)
-    try:
+    with _gate(own=3, other=1) as (server, listener):
         assert not _accepts(server)
         assert listener.accept()[0]  # the connection is still there for the other worker
         assert server._loads[0] == 3
-    finally:
-        client.close()
-        listener.close()
 
 
 def test_the_least_loaded_worker_takes_it_and_counts_it_at_once() -> None:
-    server, listener, client = _gate(own=1, other=1)
-    try:
+    with _gate(own=1, other=1) as (server, _):
         assert _accepts(server)
         assert server._loads[0] == 2  # published before the next connection is considered
-    finally:
-        client.close()
-        listener.close()
 
 
 def test_a_connection_left_longer_than_the_deferral_limit_is_taken_anyway() -> None:
-    server, listener, client = _gate(own=3, other=1)
-    try:
+    with _gate(own=3, other=1) as (server, _):
         now = time.monotonic()
         server._deferred_since, server._last_deferral = now - 2 * _MAX_DEFER, now  # the same wait, too long
         assert _accepts(server)
-    finally:
-        client.close()
-        listener.close()
