@@ -14,7 +14,6 @@ from typing import Any
 
 from services.common.codes import RXNORM
 
-from ._consistency import check_draft_orders
 from .errors import BadHookRequest
 
 MED_ORDER_TYPES = frozenset({"MedicationRequest", "MedicationOrder"})
@@ -132,11 +131,9 @@ def draft_medications(
 ) -> list[DraftMedication]:
     """The draft medication orders to check: the selected ones (order-select) or all (order-sign).
 
-    400 when any draft (selected or not) is for another patient than ``context.patientId``.
+    Drafts naming another patient were already refused by ``_service.validate`` (``._consistency``).
     """
     resources = _entries(context.get("draftOrders"))
-    patient = context.get("patientId")
-    check_draft_orders(context.get("draftOrders"), patient.strip() if isinstance(patient, str) else "")
     selected: set[str] | None = None
     if use_selections:
         selections = context.get("selections")

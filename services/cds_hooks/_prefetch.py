@@ -26,7 +26,7 @@ import httpx
 
 from services.common.logging import get_logger
 
-from ._consistency import check_prefetch, context_patient, own_resources
+from ._consistency import context_patient, own_resources
 from ._discovery import TOKEN_RE, ServiceSpec
 from ._egress import fhir_server_refusal
 from ._models import HookRequest
@@ -198,10 +198,10 @@ def _own(key: str, state: KeyState, resources: list[dict[str, Any]], patient_id:
 def resolve_prefetch(spec: ServiceSpec, request: HookRequest, fetcher: FhirFetcher) -> Prefetched:
     """Resources for each of ``spec``'s prefetch keys, from the request or fetched by us.
 
-    400 for a malformed prefetch value or one naming another patient (see ``._consistency``).
+    Sent values were checked by ``_service.validate`` (``._consistency.check_request``): malformed ones
+    and ones naming another patient never get here.
     """
     patient_id = context_patient(request)
-    check_prefetch(spec, request, patient_id)
     result = Prefetched()
     sent = request.prefetch or {}
     to_fetch: dict[str, str] = {}
