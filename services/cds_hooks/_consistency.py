@@ -30,6 +30,7 @@ from services.common.logging import get_logger
 from ._discovery import ServiceSpec
 from ._egress import fhir_server_refusal
 from ._models import HookRequest
+from ._orders import as_list
 from .errors import BadHookRequest
 
 log = get_logger(__name__)
@@ -63,10 +64,6 @@ def other_subject(resource: Mapping[str, Any], patient_id: str) -> str | None:
         if target is not None and target != ("Patient", patient_id):
             return f"{target[0]}/{target[1]}"
     return None
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _label(resource: Mapping[str, Any]) -> str:
