@@ -94,12 +94,20 @@ def _find_key(jwks: dict[str, Any], kid: str) -> dict[str, Any] | None:
 _SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 
 
-def _segment_json(segment: str) -> dict[str, Any]:
+def _segment_bytes(segment: str) -> bytes:
+    """A base64url JWT segment decoded (padding optional); 401 for anything else."""
     if not _SEGMENT.fullmatch(segment):
         raise Unauthorized("malformed token")
     try:
-        value = json.loads(base64.urlsafe_b64decode(segment.rstrip("=") + "=" * (-len(segment.rstrip("=")) % 4)))
+        return base64.urlsafe_b64decode(segment.rstrip("=") + "=" * (-len(segment.rstrip("=")) % 4))
     except (ValueError, binascii.Error) as exc:
+        raise Unauthorized("malformed token") from exc
+
+
+def _segment_json(segment: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_segment_bytes(segment))
+    except ValueError as exc:
         raise Unauthorized("malformed token") from exc
     if not isinstance(value, dict):
         raise Unauthorized("malformed token")
@@ -115,15 +123,6 @@ def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(parts) != 3 or len(token) > 16384:
         raise Unauthorized("malformed token")
     return _segment_json(parts[0]), _segment_json(parts[1])
-
-
-def _signature_bytes(segment: str) -> bytes:
-    if not _SEGMENT.fullmatch(segment):
-        raise Unauthorized("malformed token")
-    try:
-        return base64.urlsafe_b64decode(segment.rstrip("=") + "=" * (-len(segment.rstrip("=")) % 4))
-    except (ValueError, binascii.Error) as exc:
-        raise Unauthorized("malformed token") from exc
 
 
 def _verified(alg: str, key: Any, signed: bytes, signature: bytes) -> bool:
@@ -267,7 +266,7 @@ class Authenticator:
         if "crit" in header or "b64" in header:  # no JWS extension is understood here, so none is accepted
             raise Unauthorized("critical header extension")
         signed, _, signature = token.rpartition(".")
-        if not _verified(alg, self._public_key(jwk), signed.encode("ascii"), _signature_bytes(signature)):
+        if not _verified(alg, self._public_key(jwk), signed.encode("ascii"), _segment_bytes(signature)):
             raise Unauthorized("token rejected: InvalidSignatureError")
         claims = unverified  # the very segment just verified, parsed once by _peek
         _check_claims(claims, audience=audience, issuer=client.iss, leeway=self._settings.cds_clock_skew_seconds)
