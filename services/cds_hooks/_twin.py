@@ -25,7 +25,8 @@ import redis
 from pydantic import ValidationError
 
 from services.common.errors import ValidationFailure
-from services.common.fhir import configured_server
+from services.common.fhir import configured_servers
+from services.common.fhir.ids import normalise_base
 from services.common.logging import get_logger, patient_ref
 from services.common.settings import Settings
 from services.common.twin import Twin
@@ -75,6 +76,8 @@ class SyncEnqueuer:
         self._redis = client
         self._broker_url = broker_url
         self._background = background
+        # where the worker's credentials may go, normalised once here rather than on every hook call
+        self._configured = frozenset(normalise_base(s) for s in configured_servers(settings))
         self._celery: Any = None
         self._lock = threading.Lock()
 
@@ -87,7 +90,15 @@ class SyncEnqueuer:
             return self._celery
 
     def enqueue(self, server: str, patient_id: str, correlation: str) -> None:
-        """Queue a full sync in the background (the hook answer never waits for the broker)."""
+        """Queue a full sync in the background (the hook answer never waits for the broker).
+
+        Only for a server the deployment configured: the worker syncs with its own credentials, which
+        must never go to a server a caller merely names.
+        """
+        if normalise_base(server) not in self._configured:
+            # neither the URL nor the patient is logged: the URL may identify a site, the id is PHI
+            log.info("sync_not_enqueued", hookInstance=correlation, reason="fhirServer not configured")
+            return
         self._background.submit("sync-enqueue", self._send, server, patient_id, correlation)
 
     def _send(self, server: str, patient_id: str, correlation: str) -> bool:
@@ -189,10 +200,7 @@ def load_twin(
     pre = resolve_prefetch(spec, request, fetcher)
     missing = pre.unavailable(spec.essential)
     if request.fhirServer:
-        if configured_server(settings, server):
-            enqueuer.enqueue(server, patient_id, request.hookInstance)
-        else:  # neither the URL nor the patient is logged: the URL may identify a site, the id is PHI
-            log.info("sync_not_enqueued", hookInstance=request.hookInstance, reason="fhirServer not configured")
+        enqueuer.enqueue(server, patient_id, request.hookInstance)
     if stored is not None and missing:
         return TwinData(stored, "stale", pre)
     if missing:
