@@ -14,6 +14,7 @@ from typing import Literal, cast
 
 from services.common import codes
 from services.common.twin import ConditionFact, Demographics, GenotypeInput, LabValue, MedicationFact, SourceRef
+from services.risk._inputs import MAX_AGE_YEARS  # one limit: ingest lists what risk will reject
 
 from ._refs import split_reference
 from ._resource import (
@@ -39,7 +40,6 @@ _PREFERRED_CONDITION_SYSTEMS = (codes.SNOMED, codes.ICD10_CM, codes.ICD10)
 
 Smoking = Literal["current", "former", "never", "unknown"]
 
-MAX_AGE_YEARS = 130
 # A value stamped a few minutes ahead comes from a clock out of step; beyond that it is a data error
 # (2099-01-01), and must never become the "newest" value. A date without a time reads as midnight UTC,
 # yet "today" in UTC+14 is already tomorrow's date: such values get those 14 hours more.
