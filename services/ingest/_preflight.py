@@ -9,7 +9,6 @@ them, so a worker's behaviour does not depend on what the CLI checked.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,14 +17,17 @@ import orjson
 
 from services.common.errors import ConfigError, UpstreamError, ValidationFailure
 
+from ._resource import parse_datetime
+from .errors import MalformedResource
+
 PROBE_TIMEOUT_SECONDS = 5.0
 PING_TIMEOUT_SECONDS = 2.0
 PING_ATTEMPTS = 3  # up to 6 s without a worker, instead of the whole --timeout
 NO_WORKER = "no twinrx worker is running; start one with `twinrx worker`"
 
 # FHIR `instant` (seconds required, timezone required) and `date` (year, year-month or full date).
-_INSTANT_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
-_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+_INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 # Answers that say "a server is there, but not for an anonymous probe right now": the worker, which
 # has the credentials and retries, is the right one to deal with them.
 _LEAVE_TO_WORKER = frozenset({401, 403, 429, 500, 502, 503, 504})
@@ -73,19 +75,12 @@ def probe_fhir_server(server: str, *, timeout: float = PROBE_TIMEOUT_SECONDS) ->
 
 def check_since(since: str) -> str:
     """``since`` unchanged when it is a FHIR instant with a timezone or a FHIR date; else ValidationFailure."""
-    instant = _INSTANT_RE.match(since)
-    try:
-        if instant is not None:
-            day, clock, _, zone = instant.groups()
-            datetime.fromisoformat(f"{day}T{clock}{'+00:00' if zone == 'Z' else zone}")
+    if _INSTANT_RE.match(since) or _DATE_RE.match(since):
+        try:
+            parse_datetime(since, where="--since", element="--since")  # the shape matched; is it on the calendar?
             return since
-        parts = _DATE_RE.match(since)
-        if parts is not None:
-            year, month, day_of_month = parts.groups()
-            date(int(year), int(month or 1), int(day_of_month or 1))
-            return since
-    except ValueError:
-        pass  # the shape matched but the calendar did not (month 13, day 45, hour 25): same message
+        except MalformedResource:
+            pass  # month 13, day 45, hour 25: same message
     raise ValidationFailure(
         f"--since must be a FHIR instant with a timezone (e.g. 2026-01-31T08:00:00Z or 2026-01-31T08:00:00+01:00) "
         f"or a date (2026-01-31), got {since!r}"
