@@ -44,8 +44,9 @@ _PHI_KEYS = frozenset(
 )
 
 
-# Third-party loggers whose INFO/DEBUG lines print request URLs; held at WARNING in every process.
-URL_LOGGERS: Final = ("httpx", "httpcore", "urllib3")
+# Third-party loggers whose INFO/DEBUG lines are plain text carrying the request URL (Patient/<id>,
+# ?patient=<id>): PHI. Held at WARNING in every process.
+_URL_LOGGERS: Final = ("httpx", "httpcore", "urllib3")
 
 
 def patient_ref(server: str, patient_id: str) -> str:
@@ -64,8 +65,7 @@ def scrub_phi(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableM
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog (and the stdlib root logger) once per process; logs go to stderr."""
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=getattr(logging, level))
-    for name in URL_LOGGERS:
-        # their INFO lines are plain text carrying the request URL (Patient/<id>, ?patient=<id>): PHI
+    for name in _URL_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
