@@ -117,7 +117,7 @@ def _segment_json(segment: str) -> dict[str, Any]:
 def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims of a JWT *before* verification, only to pick the issuer and key.
 
-    Nothing read here is trusted: the signature and every claim are then checked by PyJWT's decode.
+    Nothing read here is trusted until the signature (``_verified``) and the claims (``_check_claims``) are checked.
     """
     parts = token.split(".")
     if len(parts) != 3 or len(token) > 16384:
