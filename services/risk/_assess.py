@@ -109,19 +109,9 @@ def _pce(inputs: InputSet) -> list[RiskResult]:
 
 def _phenoage(inputs: InputSet, crp_transform: CrpTransform, denominator: float | None) -> list[RiskResult]:
     outcomes = ("phenoage_years", "phenoage_difference_years")
-    used, missing = inputs.gather(phenoage.REQUIRED)
-    rejected = inputs.rejection(phenoage.REQUIRED)
-    if rejected:
-        left = [m for m in missing if m not in inputs.rejected]
-        return [
-            _result("phenoage", o, status="not-applicable", reason=rejected, missing=left, inputs=used, unit="years")
-            for o in outcomes
-        ]
-    if missing:
-        return [
-            _result("phenoage", o, status="missing-inputs", missing=missing, inputs=used, unit="years")
-            for o in outcomes
-        ]
+    used, early = _check("phenoage", outcomes[0], inputs, phenoage.REQUIRED, "years", None)
+    if early is not None:  # both outcomes rest on the same inputs
+        return [early, early.model_copy(update={"outcome": outcomes[1]}, deep=True)]
     v = inputs.value
     reason = phenoage.inapplicable(v("age"))
     if reason:
